@@ -1,0 +1,162 @@
+// The platform: how the sentry runs application code and gets control back
+// on every syscall, fault and interrupt. The rest of the sentry sees only this
+// header; the ptrace implementation lives in platform/ptrace/.
+//
+// Threading model. A Context (one application thread) is bound to the host
+// thread that created or claimed it: only that thread may Switch() into it or
+// inject syscalls through it (ptrace ties a tracee to one tracer thread).
+// Interrupt() may be called from any thread. An AddressSpace is one stub
+// process; it is shared by the Contexts of the threads that run in it.
+#ifndef CVISOR_PLATFORM_PLATFORM_H_
+#define CVISOR_PLATFORM_PLATFORM_H_
+
+#include <sys/types.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+
+namespace platform {
+
+// General-purpose registers, in the layout of the x86-64 user_regs_struct.
+struct Registers {
+  uint64_t r15, r14, r13, r12, rbp, rbx, r11, r10, r9, r8;
+  uint64_t rax, rcx, rdx, rsi, rdi, orig_rax, rip, cs, eflags, rsp, ss;
+  uint64_t fs_base, gs_base, ds, es, fs, gs;
+};
+
+// The extended (x87/SSE/AVX...) register state in XSAVE layout, as the
+// kernel's NT_X86_XSTATE regset returns it. `size` bytes of `data` are valid.
+struct FpState {
+  alignas(64) uint8_t data[4096];
+  size_t size = 0;
+};
+
+// Why Switch() returned.
+enum class StopReason {
+  kSyscall,      // the application made a syscall; regs.orig_rax is its
+                 // number, regs.rip points after the syscall instruction.
+  kFault,        // a synchronous fault: signo is SIGSEGV, SIGBUS, SIGFPE,
+                 // SIGILL or SIGTRAP, with code and fault_addr from siginfo.
+  kSignal,       // an asynchronous host signal arrived for the stub thread.
+  kInterrupted,  // Interrupt() was called (or a stale interrupt was pending).
+  kExited,       // the stub thread is gone (killed from outside).
+};
+
+struct SwitchResult {
+  StopReason reason = StopReason::kSyscall;
+  int signo = 0;
+  int code = 0;             // si_code
+  uint64_t fault_addr = 0;  // si_addr for faults
+  int exit_status = 0;      // wait status for kExited
+};
+
+// Memory layout facts every address space shares.
+struct Layout {
+  uint64_t min_addr;        // lowest mappable address (vm.mmap_min_addr)
+  uint64_t max_addr;        // one past the highest address the application
+                            // may map (the stub region starts here)
+  uint64_t vdso_base;       // AT_SYSINFO_EHDR
+  uint64_t vdso_size;
+  uint64_t vvar_base;       // start of the [vvar] pages before the vDSO
+  uint64_t vvar_size;       // bytes of vvar (and vvar_vclock) pages
+  uint64_t stub_base;       // the stub's code region
+  uint64_t stub_size;
+};
+
+class Context;
+
+// One application address space, backed by one stub process.
+class AddressSpace {
+ public:
+  virtual ~AddressSpace() = default;
+
+  // The host pid of the stub process (for logs and tests).
+  virtual pid_t pid() const = 0;
+
+  // Reads or writes application memory. Returns the number of bytes moved
+  // (which may be short at an unmapped or protected page), or -EFAULT if not
+  // even the first byte could be moved. Never crashes on a bad address.
+  virtual ssize_t ReadMemory(uint64_t addr, void* buf, size_t len) = 0;
+  virtual ssize_t WriteMemory(uint64_t addr, const void* buf, size_t len) = 0;
+
+  // Kills the stub process and waits for it. Idempotent; the destructor
+  // calls it too. Contexts in this address space report kExited afterwards.
+  virtual void Release() = 0;
+};
+
+// One application thread: a stub thread traced by the host thread that owns
+// this Context.
+class Context {
+ public:
+  virtual ~Context() = default;
+
+  virtual AddressSpace& address_space() = 0;
+  virtual std::shared_ptr<AddressSpace> shared_address_space() = 0;
+  // The host tid of the stub thread.
+  virtual pid_t tid() const = 0;
+
+  // Runs application code with `regs` until the next stop; on return `regs`
+  // holds the registers at the stop. Owner thread only.
+  virtual SwitchResult Switch(Registers& regs) = 0;
+
+  // Makes a running (or the next) Switch() return kInterrupted promptly.
+  // Any thread.
+  virtual void Interrupt() = 0;
+
+  // Executes one host syscall inside the stub (mmap, munmap, mprotect, ...),
+  // leaving the application's registers untouched. Returns the raw result
+  // (negative errno on failure). Owner thread only; the context must not be
+  // running.
+  virtual int64_t InjectSyscall(long nr, uint64_t a0 = 0, uint64_t a1 = 0,
+                                uint64_t a2 = 0, uint64_t a3 = 0,
+                                uint64_t a4 = 0, uint64_t a5 = 0) = 0;
+
+  // Extended register state of the stub thread. Owner thread only.
+  virtual absl::Status GetFpState(FpState& out) = 0;
+  virtual absl::Status SetFpState(const FpState& in) = 0;
+
+  // Creates a copy-on-write copy of this context's address space (a forked
+  // stub) and returns a PendingContext for its single thread, to be claimed
+  // by the host thread that will run the child.
+  virtual absl::StatusOr<std::unique_ptr<class PendingContext>>
+  ForkAddressSpace() = 0;
+  // Creates a new stub thread in this address space, to be claimed by the
+  // host thread that will run the new application thread.
+  virtual absl::StatusOr<std::unique_ptr<class PendingContext>>
+  NewThread() = 0;
+};
+
+// A stub thread that exists but is not yet bound to a host thread. Claim()
+// binds it to the calling thread. Destroying an unclaimed PendingContext kills
+// the stub thread (and its process if it was the only thread).
+class PendingContext {
+ public:
+  virtual ~PendingContext() = default;
+  virtual absl::StatusOr<std::unique_ptr<Context>> Claim() = 0;
+};
+
+class Platform {
+ public:
+  virtual ~Platform() = default;
+
+  // "ptrace" (the only one so far). Must be called before the process starts
+  // other threads that could hold locks (it forks the stub template).
+  static absl::StatusOr<std::unique_ptr<Platform>> Create(
+      const std::string& name);
+
+  virtual const std::string& name() const = 0;
+  virtual const Layout& layout() const = 0;
+
+  // A fresh, empty address space (only the stub region and the vDSO
+  // mapped) with one thread, bound to the calling host thread.
+  virtual absl::StatusOr<std::unique_ptr<Context>> NewAddressSpace() = 0;
+};
+
+}  // namespace platform
+
+#endif  // CVISOR_PLATFORM_PLATFORM_H_
