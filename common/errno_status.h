@@ -54,7 +54,8 @@ inline absl::Status ErrnoStatus(int err, std::string_view context = {}) {
   }
   absl::Status s(code, context.empty()
                            ? std::string(strerror(err))
-                           : absl::StrCat(context, ": ", strerror(err)));
+                           : absl::StrCat(std::string(context), ": ",
+                                          strerror(err)));
   s.SetPayload(kErrnoPayload, absl::Cord(absl::StrCat(err)));
   return s;
 }

@@ -95,7 +95,7 @@ void LogMessage(LogLevel level, std::string_view message) {
   } else {
     line = absl::StrCat(Timestamp(), " ", LevelName(level), " ",
                         l.component.empty() ? "" : l.component + ": ",
-                        message);
+                        std::string(message));
   }
   line.push_back('\n');
   std::lock_guard<std::mutex> lock(l.mu);

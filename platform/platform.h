@@ -29,6 +29,13 @@ struct Registers {
   uint64_t fs_base, gs_base, ds, es, fs, gs;
 };
 
+// What Linux's start_thread() gives a 64-bit process at execve: user code and
+// stack selectors, IF set, ds/es/fs/gs zero. Switch() needs cs and ss to be
+// user selectors (RPL 3) and fs_base/gs_base to be user addresses.
+inline constexpr uint64_t kUserCs = 0x33;
+inline constexpr uint64_t kUserSs = 0x2b;
+inline constexpr uint64_t kInitialEflags = 0x202;
+
 // The extended (x87/SSE/AVX...) register state in XSAVE layout, as the
 // kernel's NT_X86_XSTATE regset returns it. `size` bytes of `data` are valid.
 struct FpState {
@@ -90,7 +97,10 @@ class AddressSpace {
 };
 
 // One application thread: a stub thread traced by the host thread that owns
-// this Context.
+// this Context. Destroy a Context on its owner thread: that makes its stub
+// thread exit, or, for the last thread of the address space, releases the
+// address space. If the owner thread exits first, the host kills the whole
+// stub process.
 class Context {
  public:
   virtual ~Context() = default;
@@ -102,6 +112,11 @@ class Context {
 
   // Runs application code with `regs` until the next stop; on return `regs`
   // holds the registers at the stop. Owner thread only.
+  // regs.orig_rax is ignored on input (the host kernel's syscall-restart
+  // logic is never applied: restarts are the sentry's business). Registers
+  // the host refuses (cs/ss not RPL 3, fs_base/gs_base not user addresses)
+  // come back as kFault SIGSEGV with code SI_KERNEL, as a bad iret would.
+  // After kExited every later call returns kExited at once.
   virtual SwitchResult Switch(Registers& regs) = 0;
 
   // Makes a running (or the next) Switch() return kInterrupted promptly.
@@ -110,13 +125,20 @@ class Context {
 
   // Executes one host syscall inside the stub (mmap, munmap, mprotect, ...),
   // leaving the application's registers untouched. Returns the raw result
-  // (negative errno on failure). Owner thread only; the context must not be
-  // running.
+  // (negative errno on failure); -ESRCH if the stub thread is gone. Calls
+  // that would unmap, remap or reprotect the stub region (at or above
+  // Layout::max_addr) are refused with -EINVAL/-ENOMEM without running.
+  // Owner thread only; the context must not be running.
   virtual int64_t InjectSyscall(long nr, uint64_t a0 = 0, uint64_t a1 = 0,
                                 uint64_t a2 = 0, uint64_t a3 = 0,
                                 uint64_t a4 = 0, uint64_t a5 = 0) = 0;
 
   // Extended register state of the stub thread. Owner thread only.
+  // SetFpState takes a state in the format GetFpState returns (its size must
+  // match); a new thread or fork child starts with its creator's FP state, a
+  // new address space with Platform::initial_fp_state(). As in Linux signal
+  // frames, the x87 and SSE bits of the XSAVE header's xstate_bv are always
+  // set, so the legacy area (xmm0-15 at byte 160, MXCSR at 24) is what counts.
   virtual absl::Status GetFpState(FpState& out) = 0;
   virtual absl::Status SetFpState(const FpState& in) = 0;
 
@@ -140,17 +162,29 @@ class PendingContext {
   virtual absl::StatusOr<std::unique_ptr<Context>> Claim() = 0;
 };
 
+// The Platform must outlive every AddressSpace and Context it created:
+// destroying it kills the stubs. Requirements on the rest of the process:
+// keep SIGCHLD without a handler (every tracee stop sends the tracer's
+// process a SIGCHLD), and never wait for "any child" (waitpid(-1), wait()):
+// any thread may reap a stub's ptrace events that way. Create the platform
+// before installing the sentry's own seccomp filter (stubs would inherit it).
 class Platform {
  public:
   virtual ~Platform() = default;
 
-  // "ptrace" (the only one so far). Must be called before the process starts
-  // other threads that could hold locks (it forks the stub template).
+  // "ptrace" (the only one so far). Other names: InvalidArgument. Safe to
+  // call in a multi-threaded process (the stub template is forked by a
+  // thread of its own and runs only raw syscalls before it is traced).
   static absl::StatusOr<std::unique_ptr<Platform>> Create(
       const std::string& name);
 
   virtual const std::string& name() const = 0;
   virtual const Layout& layout() const = 0;
+
+  // The FP state a thread has right after execve (FCW 0x37f, MXCSR 0x1f80,
+  // every XSAVE component in its init state), in the format of
+  // Context::GetFpState: what signal delivery resets the FP state to.
+  virtual const FpState& initial_fp_state() const;
 
   // A fresh, empty address space (only the stub region and the vDSO
   // mapped) with one thread, bound to the calling host thread.

@@ -61,6 +61,10 @@ class Task final {
   const std::shared_ptr<vfs::FsContext>& shared_fs() { return fs_; }
   void set_context(std::unique_ptr<platform::Context> c) { context_ = std::move(c); }
 
+  // The task's run loop: switch into the application, serve what stopped
+  // it, repeat until the task exits. Runs on the task's own host thread.
+  void Run();
+
   // Application memory access. Each returns 0 or a negative errno (-EFAULT
   // for a bad address; CopyInString also -ENAMETOOLONG when no NUL is found
   // within `max` bytes).
@@ -83,6 +87,8 @@ class Task final {
   uint64_t robust_list_head = 0;
   uint64_t robust_list_len = 0;
   uint64_t signal_mask = 0;
+  uint64_t altstack_sp = 0;
+  uint64_t altstack_size = 0;
   std::string comm;  // PR_SET_NAME, /proc/[pid]/comm
 
   // Set when the task must leave its run loop: exit() or exit_group().

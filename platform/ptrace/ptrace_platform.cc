@@ -1,0 +1,553 @@
+#include "platform/ptrace/ptrace_platform.h"
+
+#include <elf.h>
+#include <errno.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/ptrace.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
+#include <sys/user.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstring>
+#include <fstream>
+
+#include "absl/strings/str_cat.h"
+#include "common/errno_status.h"
+#include "common/log.h"
+#include "common/status_macros.h"
+#include "platform/ptrace/stub.h"
+
+namespace platform::ptrace_internal {
+namespace {
+
+// Options for application threads: the stub dies if its owner thread does,
+// and syscall stops are told apart from SIGTRAP.
+constexpr unsigned kContextOptions =
+    PTRACE_O_EXITKILL | PTRACE_O_TRACESYSGOOD;
+
+constexpr uint64_t kThreadCloneFlags = CLONE_VM | CLONE_FS | CLONE_FILES |
+                                       CLONE_SIGHAND | CLONE_THREAD |
+                                       CLONE_SYSVSEM;
+
+constexpr size_t kFxsaveSize = 512;
+
+// XSAVE header: xstate_bv at byte 512. Bits 0 and 1 are x87 and SSE.
+constexpr size_t kXstateBvOffset = 512;
+constexpr uint64_t kFpSseBits = 3;
+
+uint64_t XstateBv(const uint8_t* data) {
+  uint64_t bv;
+  memcpy(&bv, data + kXstateBvOffset, sizeof(bv));
+  return bv;
+}
+
+// Gives a freshly cloned stub process (one thread, untraced, in the pause
+// loop) its standard shape: PR_SET_PDEATHSIG (cleared by clone) so it dies
+// with the factory thread, and an application thread beside the leader,
+// which goes back to sleep untraced as the manager. Returns the new
+// thread's tid; it waits in the pause loop to be claimed.
+absl::StatusOr<pid_t> SetUpStubProcess(const StubAddresses& a, pid_t leader) {
+  ASSIGN_OR_RETURN(Registers regs, SeizeAndStop(leader, PTRACE_O_EXITKILL));
+  InjectResult r = Inject(leader, regs, a.inject, a.inject_done, SYS_prctl,
+                          {PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0, 0});
+  if (r.value != 0) {
+    return cv::ErrnoStatus(static_cast<int>(-r.value),
+                           "PR_SET_PDEATHSIG in a new stub");
+  }
+  r = Inject(leader, regs, a.clone, a.clone_done, SYS_clone,
+             {kThreadCloneFlags, 0, 0, 0, 0, 0});
+  if (r.value <= 0) {
+    return cv::ErrnoStatus(r.value < 0 ? static_cast<int>(-r.value) : EIO,
+                           "cloning the first stub thread");
+  }
+  regs.rip = a.pause;
+  regs.orig_rax = ~uint64_t{0};
+  if (!SetRegs(leader, regs) ||
+      ptrace(PTRACE_DETACH, leader, nullptr, nullptr) != 0) {
+    return cv::ErrnoStatus(errno, "detaching the stub's manager thread");
+  }
+  return static_cast<pid_t>(r.value);
+}
+
+void KillStubProcess(pid_t pid) {
+  kill(pid, SIGKILL);
+  ReapExited(pid);
+}
+
+// Whether [addr, addr+len) rounded to pages touches [base, base+size).
+bool Overlaps(uint64_t addr, uint64_t len, uint64_t base, uint64_t size) {
+  if (len == 0) return false;
+  uint64_t rounded = (len + 4095) & ~uint64_t{4095};
+  if (rounded < len) return true;  // wraps: the host refuses it anyway
+  uint64_t last = addr + rounded - 1;
+  if (last < addr) return true;
+  return addr < base + size && last >= base;
+}
+
+// Refuses injected memory calls that would change the stub region: the stub
+// code is what every injection and the seccomp filter rely on. Returns the
+// errno Linux gives for a range beyond TASK_SIZE, or 0.
+int RefuseStubChange(long nr, const std::array<uint64_t, 6>& a,
+                     const StubAddresses& s) {
+  switch (nr) {
+    case SYS_munmap:
+    case SYS_madvise:
+      return Overlaps(a[0], a[1], s.base, s.size) ? EINVAL : 0;
+    case SYS_mprotect:
+    case SYS_pkey_mprotect:
+      return Overlaps(a[0], a[1], s.base, s.size) ? ENOMEM : 0;
+    case SYS_mmap:
+      if ((a[3] & (MAP_FIXED | MAP_FIXED_NOREPLACE)) == 0) return 0;
+      return Overlaps(a[0], a[1], s.base, s.size) ? ENOMEM : 0;
+    case SYS_mremap:
+      if (Overlaps(a[0], std::max(a[1], a[2]), s.base, s.size)) return EINVAL;
+      if ((a[3] & MREMAP_FIXED) && Overlaps(a[4], a[2], s.base, s.size)) {
+        return EINVAL;
+      }
+      return 0;
+    default:
+      return 0;
+  }
+}
+
+bool IsFaultSignal(int sig) {
+  return sig == SIGSEGV || sig == SIGBUS || sig == SIGFPE || sig == SIGILL ||
+         sig == SIGTRAP;
+}
+
+uint64_t ReadMmapMinAddr() {
+  std::ifstream in("/proc/sys/vm/mmap_min_addr");
+  uint64_t v = 0;
+  if (in >> v) return std::max<uint64_t>(v, 4096);
+  return 65536;
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------------------
+// PtraceAddressSpace
+
+ssize_t PtraceAddressSpace::ReadMemory(uint64_t addr, void* buf, size_t len) {
+  if (len == 0) return 0;
+  if (!alive()) return -EFAULT;
+  struct iovec local = {buf, len};
+  struct iovec remote = {reinterpret_cast<void*>(addr), len};
+  // Partial transfers stop at the first page that cannot be accessed.
+  ssize_t n = process_vm_readv(pid_, &local, 1, &remote, 1, 0);
+  return n < 0 ? -EFAULT : n;
+}
+
+ssize_t PtraceAddressSpace::WriteMemory(uint64_t addr, const void* buf,
+                                        size_t len) {
+  if (len == 0) return 0;
+  if (!alive()) return -EFAULT;
+  struct iovec local = {const_cast<void*>(buf), len};
+  struct iovec remote = {reinterpret_cast<void*>(addr), len};
+  ssize_t n = process_vm_writev(pid_, &local, 1, &remote, 1, 0);
+  return n < 0 ? -EFAULT : n;
+}
+
+void PtraceAddressSpace::Release() {
+  absl::MutexLock l(&mu_);
+  ReleaseLocked();
+}
+
+void PtraceAddressSpace::ReleaseLocked() {
+  if (released_) return;
+  released_ = true;
+  // Cleared before any reaping, so no one reuses a tid we reaped.
+  alive_.store(false);
+  kill(pid_, SIGKILL);
+  // Traced threads stay zombies until their tracer's process reaps them,
+  // and the leader cannot be reaped before they are. Any thread of ours may
+  // reap them; an owner racing us in waitpid gets ECHILD and reports
+  // kExited.
+  for (Thread& t : threads_) {
+    if (!t.reaped) ReapExited(t.tid);
+    t.reaped = true;
+  }
+  ReapExited(pid_);
+}
+
+bool PtraceAddressSpace::AddThread(pid_t tid) {
+  absl::MutexLock l(&mu_);
+  if (released_) return false;
+  threads_.push_back({tid, false});
+  return true;
+}
+
+void PtraceAddressSpace::ThreadReaped(pid_t tid) {
+  absl::MutexLock l(&mu_);
+  for (Thread& t : threads_) {
+    if (t.tid == tid) t.reaped = true;
+  }
+}
+
+PtraceAddressSpace::Departure PtraceAddressSpace::RemoveThread(pid_t tid) {
+  absl::MutexLock l(&mu_);
+  auto erase = [&] {
+    threads_.erase(std::remove_if(threads_.begin(), threads_.end(),
+                                  [&](const Thread& t) { return t.tid == tid; }),
+                   threads_.end());
+  };
+  if (released_) {
+    erase();
+    return Departure::kGone;
+  }
+  if (threads_.size() > 1) {
+    erase();
+    return Departure::kExitThread;
+  }
+  ReleaseLocked();
+  return Departure::kReleased;
+}
+
+// ---------------------------------------------------------------------------
+// PtraceContext
+
+PtraceContext::PtraceContext(std::shared_ptr<PtraceAddressSpace> as,
+                             std::shared_ptr<const StubConfig> config,
+                             pid_t tid, const Registers& regs)
+    : as_(std::move(as)),
+      config_(std::move(config)),
+      tid_(tid),
+      owner_(pthread_self()),
+      base_regs_(regs) {}
+
+PtraceContext::~PtraceContext() {
+  if (!OnOwnerThread()) {
+    cv::LogError("ptrace platform: context of stub thread ", tid_,
+                 " destroyed off its owner thread");
+  }
+  const bool dead = dead_.load();
+  if (as_->RemoveThread(tid_) != PtraceAddressSpace::Departure::kExitThread ||
+      dead) {
+    return;
+  }
+  // Other threads live on in this address space: only this one goes.
+  InjectResult r = Inject(tid_, base_regs_, config_->addrs.inject,
+                          config_->addrs.inject_done, SYS_exit,
+                          {0, 0, 0, 0, 0, 0});
+  if (!r.gone) {
+    cv::LogError("ptrace platform: stub thread ", tid_,
+                 " did not exit: ", r.value);
+  }
+}
+
+bool PtraceContext::OnOwnerThread() const {
+  return pthread_equal(owner_, pthread_self());
+}
+
+void PtraceContext::MarkDead(int wait_status) {
+  if (dead_.exchange(true)) return;
+  exit_status_ = wait_status;
+  as_->ThreadReaped(tid_);
+}
+
+SwitchResult PtraceContext::Exited() const {
+  SwitchResult r;
+  r.reason = StopReason::kExited;
+  r.exit_status = exit_status_;
+  return r;
+}
+
+SwitchResult PtraceContext::Switch(Registers& regs) {
+  return Resume(regs, PTRACE_SYSEMU);
+}
+
+SwitchResult PtraceContext::SwitchWithoutSysemuForTesting(Registers& regs) {
+  return Resume(regs, PTRACE_CONT);
+}
+
+SwitchResult PtraceContext::Resume(Registers& regs, int request) {
+  if (dead_.load(std::memory_order_relaxed)) return Exited();
+  if (!as_->alive()) {
+    // Released: Release() reaped this thread, and its tid may be reused.
+    MarkDead(W_EXITCODE(0, SIGKILL));
+    return Exited();
+  }
+  if (deferred_interrupt_) {
+    deferred_interrupt_ = false;
+    SwitchResult r;
+    r.reason = StopReason::kInterrupted;
+    r.signo = kInterruptSignal;
+    return r;
+  }
+  // orig_rax = -1 keeps the host's syscall-restart logic (which runs when a
+  // signal stop is resumed) away from the application's registers.
+  const uint64_t orig_rax = regs.orig_rax;
+  regs.orig_rax = ~uint64_t{0};
+  const bool set = SetRegs(tid_, regs);
+  regs.orig_rax = orig_rax;
+  // The previous stop's signal, if any, is always suppressed (data 0).
+  if (!set || ptrace(static_cast<enum __ptrace_request>(request), tid_,
+                     nullptr, nullptr) != 0) {
+    if (errno == EIO && !set) {
+      // Selectors or segment bases the host refuses: what a bad iret gives.
+      SwitchResult r;
+      r.reason = StopReason::kFault;
+      r.signo = SIGSEGV;
+      r.code = SI_KERNEL;
+      return r;
+    }
+    if (!OnOwnerThread()) {
+      cv::LogError("ptrace platform: Switch of stub thread ", tid_,
+                   " off its owner thread");
+      return Exited();
+    }
+    // ESRCH: the tracee was killed while stopped; the wait reaps it.
+  }
+  return WaitForStop(regs);
+}
+
+SwitchResult PtraceContext::WaitForStop(Registers& regs) {
+  for (;;) {
+    int status;
+    if (WaitTid(tid_, &status) < 0) {
+      // ECHILD: Release() reaped it under us.
+      MarkDead(W_EXITCODE(0, SIGKILL));
+      return Exited();
+    }
+    if (WIFEXITED(status) || WIFSIGNALED(status)) {
+      MarkDead(status);
+      return Exited();
+    }
+    if (!WIFSTOPPED(status)) continue;
+    const int sig = WSTOPSIG(status);
+    SwitchResult res;
+    if (sig == (SIGTRAP | 0x80)) {
+      // A failed GETREGS means the tracee was killed: the next wait says so.
+      if (!GetRegs(tid_, regs)) continue;
+      res.reason = StopReason::kSyscall;
+      return res;
+    }
+    if ((status >> 16) != 0) {
+      // PTRACE_EVENT_STOP (a group-stop or interrupt we did not ask for).
+      if (!GetRegs(tid_, regs)) continue;
+      res.reason = StopReason::kInterrupted;
+      res.signo = sig;
+      return res;
+    }
+    siginfo_t si;
+    if (ptrace(PTRACE_GETSIGINFO, tid_, nullptr, &si) != 0 ||
+        !GetRegs(tid_, regs)) {
+      continue;
+    }
+    res.signo = sig;
+    res.code = si.si_code;
+    res.fault_addr = reinterpret_cast<uint64_t>(si.si_addr);
+    if (sig == kInterruptSignal) {
+      res.reason = StopReason::kInterrupted;
+    } else if (IsFaultSignal(sig) && si.si_code > 0) {
+      // si_code > 0: raised by the kernel for an instruction, not sent by
+      // kill/tgkill/sigqueue.
+      res.reason = StopReason::kFault;
+    } else {
+      res.reason = StopReason::kSignal;
+    }
+    return res;
+  }
+}
+
+void PtraceContext::Interrupt() {
+  if (dead_.load(std::memory_order_relaxed)) return;
+  syscall(SYS_tgkill, as_->pid(), tid_, kInterruptSignal);
+}
+
+int64_t PtraceContext::InjectSyscall(long nr, uint64_t a0, uint64_t a1,
+                                     uint64_t a2, uint64_t a3, uint64_t a4,
+                                     uint64_t a5) {
+  if (dead_.load(std::memory_order_relaxed)) return -ESRCH;
+  if (!as_->alive()) {
+    MarkDead(W_EXITCODE(0, SIGKILL));
+    return -ESRCH;
+  }
+  const std::array<uint64_t, 6> args = {a0, a1, a2, a3, a4, a5};
+  if (int err = RefuseStubChange(nr, args, config_->addrs)) return -err;
+  InjectResult r = Inject(tid_, base_regs_, config_->addrs.inject,
+                          config_->addrs.inject_done, nr, args);
+  if (r.interrupted) deferred_interrupt_ = true;
+  if (r.gone) MarkDead(r.wait_status);
+  return r.value;
+}
+
+absl::Status PtraceContext::GetFpState(FpState& out) {
+  if (dead_.load()) return cv::ErrnoStatus(ESRCH, "stub thread exited");
+  if (config_->xstate_size != 0) {
+    struct iovec iov = {out.data, sizeof(out.data)};
+    if (ptrace(PTRACE_GETREGSET, tid_, NT_X86_XSTATE, &iov) != 0) {
+      return cv::ErrnoStatus(errno, "PTRACE_GETREGSET NT_X86_XSTATE");
+    }
+    out.size = iov.iov_len;
+    // As Linux does for signal frames: x87 and SSE always marked present
+    // (the legacy area holds their values even when they are in the init
+    // state), so that a caller that edits them and calls SetFpState() is
+    // not silently ignored.
+    if (out.size > kXstateBvOffset + sizeof(uint64_t)) {
+      uint64_t bv = XstateBv(out.data) | kFpSseBits;
+      memcpy(out.data + kXstateBvOffset, &bv, sizeof(bv));
+    }
+  } else {
+    if (ptrace(PTRACE_GETFPREGS, tid_, nullptr, out.data) != 0) {
+      return cv::ErrnoStatus(errno, "PTRACE_GETFPREGS");
+    }
+    out.size = kFxsaveSize;
+  }
+  return absl::OkStatus();
+}
+
+absl::Status PtraceContext::SetFpState(const FpState& in) {
+  if (dead_.load()) return cv::ErrnoStatus(ESRCH, "stub thread exited");
+  const size_t want =
+      config_->xstate_size != 0 ? config_->xstate_size : kFxsaveSize;
+  if (in.size != want) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "FP state of ", in.size, " bytes; this host's is ", want, " bytes"));
+  }
+  void* data = const_cast<uint8_t*>(in.data);
+  if (config_->xstate_size != 0) {
+    // Without the x87/SSE bits in xstate_bv the kernel loads their init
+    // state, whatever the legacy area says; Linux's sigreturn sets them for
+    // the same reason.
+    FpState fixed;
+    if ((XstateBv(in.data) & kFpSseBits) != kFpSseBits) {
+      memcpy(fixed.data, in.data, in.size);
+      uint64_t bv = XstateBv(in.data) | kFpSseBits;
+      memcpy(fixed.data + kXstateBvOffset, &bv, sizeof(bv));
+      data = fixed.data;
+    }
+    struct iovec iov = {data, in.size};
+    if (ptrace(PTRACE_SETREGSET, tid_, NT_X86_XSTATE, &iov) != 0) {
+      return cv::ErrnoStatus(errno, "PTRACE_SETREGSET NT_X86_XSTATE");
+    }
+  } else if (ptrace(PTRACE_SETFPREGS, tid_, nullptr, data) != 0) {
+    return cv::ErrnoStatus(errno, "PTRACE_SETFPREGS");
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::unique_ptr<PendingContext>> PtraceContext::NewThread() {
+  if (dead_.load() || !as_->alive()) {
+    return cv::ErrnoStatus(ESRCH, "stub thread exited");
+  }
+  InjectResult r = Inject(tid_, base_regs_, config_->addrs.clone,
+                          config_->addrs.clone_done, SYS_clone,
+                          {kThreadCloneFlags, 0, 0, 0, 0, 0});
+  if (r.interrupted) deferred_interrupt_ = true;
+  if (r.gone) MarkDead(r.wait_status);
+  if (r.value <= 0) {
+    return cv::ErrnoStatus(r.value < 0 ? static_cast<int>(-r.value) : EIO,
+                           "cloning a stub thread");
+  }
+  const pid_t tid = static_cast<pid_t>(r.value);
+  if (!as_->AddThread(tid)) {
+    return cv::ErrnoStatus(ESRCH, "address space released");
+  }
+  return std::make_unique<PtracePendingContext>(as_, config_, tid);
+}
+
+absl::StatusOr<std::unique_ptr<PendingContext>>
+PtraceContext::ForkAddressSpace() {
+  if (dead_.load() || !as_->alive()) {
+    return cv::ErrnoStatus(ESRCH, "stub thread exited");
+  }
+  // A copy of this thread alone, in a copy-on-write copy of the memory; its
+  // parent is the sentry (CLONE_PARENT), never this stub. It inherits this
+  // thread's FP state, and hands it to the thread it is given below.
+  InjectResult r = Inject(tid_, base_regs_, config_->addrs.clone,
+                          config_->addrs.clone_done, SYS_clone,
+                          {CLONE_PARENT, 0, 0, 0, 0, 0});
+  if (r.interrupted) deferred_interrupt_ = true;
+  if (r.gone) MarkDead(r.wait_status);
+  if (r.value <= 0) {
+    return cv::ErrnoStatus(r.value < 0 ? static_cast<int>(-r.value) : EIO,
+                           "forking a stub");
+  }
+  const pid_t leader = static_cast<pid_t>(r.value);
+  absl::StatusOr<pid_t> tid = SetUpStubProcess(config_->addrs, leader);
+  if (!tid.ok()) {
+    KillStubProcess(leader);
+    return tid.status();
+  }
+  auto as = std::make_shared<PtraceAddressSpace>(leader);
+  as->AddThread(*tid);
+  return std::make_unique<PtracePendingContext>(std::move(as), config_, *tid);
+}
+
+// ---------------------------------------------------------------------------
+// PtracePendingContext
+
+PtracePendingContext::~PtracePendingContext() {
+  if (claimed_) return;
+  // Seize it so that it can be told to exit; the context's destructor then
+  // does what it does for any thread (exit, or release if it is the last).
+  absl::StatusOr<std::unique_ptr<Context>> ctx = Claim();
+  if (ctx.ok()) return;
+  if (as_->RemoveThread(tid_) ==
+      PtraceAddressSpace::Departure::kExitThread) {
+    cv::LogError("ptrace platform: could not stop unclaimed stub thread ",
+                 tid_, ": ", ctx.status().message());
+  }
+}
+
+absl::StatusOr<std::unique_ptr<Context>> PtracePendingContext::Claim() {
+  if (claimed_) {
+    return absl::FailedPreconditionError("stub thread already claimed");
+  }
+  if (!as_->alive()) return cv::ErrnoStatus(ESRCH, "address space released");
+  ASSIGN_OR_RETURN(Registers regs, SeizeAndStop(tid_, kContextOptions));
+  claimed_ = true;
+  return std::unique_ptr<Context>(
+      new PtraceContext(as_, config_, tid_, regs));
+}
+
+// ---------------------------------------------------------------------------
+// PtracePlatform
+
+absl::StatusOr<std::unique_ptr<PtracePlatform>> PtracePlatform::Create() {
+  std::unique_ptr<PtracePlatform> p(new PtracePlatform());
+  ASSIGN_OR_RETURN(p->addrs_, MapStubRegion());
+  ASSIGN_OR_RETURN(p->factory_, StubFactory::Start(p->addrs_));
+  const TemplateFacts& facts = p->factory_->facts();
+  Layout& l = p->layout_;
+  l.min_addr = ReadMmapMinAddr();
+  l.max_addr = p->addrs_.base;
+  l.vdso_base = facts.vdso_base;
+  l.vdso_size = facts.vdso_size;
+  l.vvar_base = facts.vvar_base;
+  l.vvar_size = facts.vvar_size;
+  l.stub_base = p->addrs_.base;
+  l.stub_size = p->addrs_.size;
+  auto config = std::make_shared<StubConfig>();
+  config->addrs = p->addrs_;
+  config->xstate_size = facts.xstate_size;
+  p->config_ = std::move(config);
+  return p;
+}
+
+PtracePlatform::~PtracePlatform() {
+  factory_.reset();
+  UnmapStubRegion(addrs_);
+}
+
+absl::StatusOr<std::unique_ptr<Context>> PtracePlatform::NewAddressSpace() {
+  ASSIGN_OR_RETURN(pid_t leader, factory_->NewProcess());
+  absl::StatusOr<pid_t> tid = SetUpStubProcess(config_->addrs, leader);
+  if (!tid.ok()) {
+    KillStubProcess(leader);
+    return tid.status();
+  }
+  auto as = std::make_shared<PtraceAddressSpace>(leader);
+  as->AddThread(*tid);
+  // If the claim fails, destroying the pending context releases the stub.
+  PtracePendingContext pending(std::move(as), config_, *tid);
+  return pending.Claim();
+}
+
+}  // namespace platform::ptrace_internal

@@ -1,0 +1,80 @@
+// The parts of an OCI bundle's config.json that runsc uses, parsed and
+// validated up front so that a bad field is refused with a message naming it
+// before anything is created.
+#ifndef CVISOR_RUNSC_SPEC_H_
+#define CVISOR_RUNSC_SPEC_H_
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+
+namespace runsc {
+
+struct SpecRlimit {
+  std::string type;  // "RLIMIT_NOFILE"
+  int resource = 0;  // RLIMIT_NOFILE
+  uint64_t soft = 0;
+  uint64_t hard = 0;
+};
+
+enum class MountKind { kProc, kTmpfs, kSysfs, kDevpts, kMqueue, kCgroup, kBind };
+
+struct SpecMount {
+  MountKind kind = MountKind::kTmpfs;
+  std::string destination;  // absolute, inside the container
+  std::string type;         // as written ("proc", "bind", "none", ...)
+  // As written; for bind mounts a relative source is made absolute against
+  // the bundle directory, as runc does.
+  std::string source;
+  std::vector<std::string> options;
+};
+
+struct SpecNamespace {
+  std::string type;  // pid, network, mount, ipc, uts, user, cgroup, time
+  std::string path;  // empty: a new namespace
+};
+
+struct Spec {
+  std::string oci_version;
+  // process
+  bool terminal = false;
+  std::vector<std::string> args;
+  std::vector<std::string> env;
+  std::string cwd;
+  uint32_t uid = 0;
+  uint32_t gid = 0;
+  std::vector<uint32_t> additional_gids;
+  std::optional<uint32_t> umask;
+  std::vector<SpecRlimit> rlimits;
+  // root
+  std::string root_path;  // absolute host path of the root file system
+  bool root_readonly = false;
+  std::string hostname;   // empty: not set in the spec
+  std::vector<SpecMount> mounts;
+  std::vector<SpecNamespace> namespaces;
+  std::map<std::string, std::string> annotations;
+};
+
+// Parses and validates config.json text. `bundle_dir` (absolute) is what a
+// relative root.path and bind-mount source are resolved against. Every error
+// is one line starting with "config.json: " that names the field.
+absl::StatusOr<Spec> ParseSpec(absl::string_view json_text,
+                               const std::string& bundle_dir);
+
+// Reads <bundle_dir>/config.json and parses it. A file that cannot be read
+// gives "open <path>: <reason>".
+absl::StatusOr<Spec> LoadSpec(const std::string& bundle_dir);
+
+// RLIMIT_* name -> resource number, or -1.
+int RlimitResourceByName(absl::string_view name);
+
+const char* MountKindName(MountKind kind);
+
+}  // namespace runsc
+
+#endif  // CVISOR_RUNSC_SPEC_H_

@@ -1,0 +1,142 @@
+// The memory manager: one per application address space, shared by the
+// threads of a process. It decides every mapping with Linux's semantics
+// (mmap/munmap/mprotect/brk/mremap/madvise, /proc/[pid]/maps) in its VMA map,
+// then carries it out by injecting the host syscall into the stub through
+// the calling task's platform::Context.
+#ifndef CVISOR_SENTRY_MM_MM_H_
+#define CVISOR_SENTRY_MM_MM_H_
+
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+
+#include "platform/platform.h"
+#include "sentry/mm/vma.h"
+
+namespace sentry {
+class Task;
+}  // namespace sentry
+
+namespace sentry::mm {
+
+// Linux's defaults for vm.max_map_count and stack_guard_gap.
+inline constexpr size_t kDefaultMaxMapCount = 65530;
+inline constexpr uint64_t kStackGuardGap = 256 * kPageSize;
+inline constexpr uint64_t kDefaultStackRlimit = 8 << 20;
+
+// Fills `out` with the file open as `fd` in the task's fd table, for mmap.
+// Returns 0, -EBADF (no such fd, or an O_PATH one), -EACCES (not open for
+// reading) or -ENODEV (the file cannot be mapped: pipe, socket, directory).
+// Implemented by the kernel/VFS side; see sentry/syscalls/mm.cc for the
+// fallback used until it exists.
+int MappedFileForFd(Task& task, int fd, MappedFile* out);
+
+class MemoryManager final {
+ public:
+  // The initial map holds the layout's [vvar] and [vdso] ranges.
+  MemoryManager(const platform::Layout& layout,
+                std::shared_ptr<platform::AddressSpace> as);
+  MemoryManager(const MemoryManager&) = delete;
+  MemoryManager& operator=(const MemoryManager&) = delete;
+
+  // The syscalls. Each returns the Linux result or a negative errno, and
+  // injects what it decided into the stub through `ctx`, which must be the
+  // calling task's context in this address space.
+  //
+  // `file` is null for MAP_ANONYMOUS (the fd is then ignored, as in Linux).
+  int64_t Mmap(platform::Context& ctx, uint64_t addr, uint64_t len, int prot,
+               int flags, const MappedFile* file, uint64_t offset);
+  int64_t Munmap(platform::Context& ctx, uint64_t addr, uint64_t len);
+  int64_t Mprotect(platform::Context& ctx, uint64_t addr, uint64_t len,
+                   int prot);
+  int64_t Brk(platform::Context& ctx, uint64_t addr);
+  int64_t Mremap(platform::Context& ctx, uint64_t old_addr, uint64_t old_len,
+                 uint64_t new_len, int flags, uint64_t new_addr);
+  int64_t Madvise(platform::Context& ctx, uint64_t addr, uint64_t len,
+                  int advice);
+  // `vec` is an application address; the host fills it.
+  int64_t Mincore(platform::Context& ctx, uint64_t addr, uint64_t len,
+                  uint64_t vec);
+  int64_t Msync(uint64_t addr, uint64_t len, int flags);
+  // mlock/munlock/mlock2's checks (the range must be mapped); pages are not
+  // actually locked on the host.
+  int64_t Mlock(uint64_t addr, uint64_t len);
+
+  // For the loader (exec). The break starts at `addr` rounded up to a page;
+  // there is no randomisation.
+  void SetBrkStart(uint64_t addr);
+  // Recomputes the stack top and mmap base for an RLIMIT_STACK of `bytes`,
+  // as Linux's mmap_base() does: the mmap area starts below a gap of the
+  // stack limit plus the guard gap, clamped to [128 MiB, 5/6 of the range].
+  // Call before anything is mapped with a chosen address.
+  void SetStackRlimit(uint64_t bytes);
+  // Maps the [stack] VMA (anonymous, private, growsdown for the purpose of
+  // the guard gap) at [start, start + len), which must be free.
+  int64_t MapStack(platform::Context& ctx, uint64_t start, uint64_t len,
+                   int prot);
+  // A free range of `len` bytes aligned to `align`, searched as a non-fixed
+  // mmap would (top-down below the mmap base); -ENOMEM if none.
+  int64_t FindUnmappedArea(uint64_t len, uint64_t align) const;
+
+  // /proc/[pid]/maps.
+  std::string MapsText() const;
+
+  // Application memory access through the address space: 0 or -EFAULT.
+  int CopyIn(uint64_t addr, void* buf, size_t len);
+  int CopyOut(uint64_t addr, const void* buf, size_t len);
+
+  // The memory manager of a fork child: the same VMA map (without
+  // MADV_DONTFORK ranges), break and layout over `child_as`, which the
+  // platform created as a copy-on-write copy of this address space.
+  std::shared_ptr<MemoryManager> Fork(
+      std::shared_ptr<platform::AddressSpace> child_as) const;
+
+  platform::AddressSpace& address_space() { return *as_; }
+  const std::shared_ptr<platform::AddressSpace>& shared_address_space()
+      const {
+    return as_;
+  }
+  const platform::Layout& layout() const { return layout_; }
+
+  // Accessors (tests, /proc).
+  VmaMap vmas() const;
+  size_t vma_count() const;
+  uint64_t brk() const;
+  uint64_t brk_start() const;
+  uint64_t mmap_base() const;
+  uint64_t stack_top() const;
+  void set_max_map_count(size_t n);
+
+ private:
+  int64_t MunmapLocked(platform::Context& ctx, uint64_t start, uint64_t end);
+  // Where a non-fixed mapping of `len` bytes goes (hint honoured if free).
+  std::optional<uint64_t> FindAreaLocked(uint64_t hint, uint64_t len,
+                                         int flags, uint64_t align) const;
+  // Host mmap of a fresh private (or shared) anonymous range.
+  int64_t HostMapAnon(platform::Context& ctx, uint64_t start, uint64_t len,
+                      int prot, bool shared, int extra_flags);
+  // Fills [start, end) of a private file VMA from its file (the range must
+  // be mapped in the host); makes it writable for the copy if it is not.
+  int FillFromFile(platform::Context& ctx, const Vma& vma, uint64_t start,
+                   uint64_t end);
+  // Undoes a half-done mapping: unmaps [start, end) in the host and the map.
+  void Discard(platform::Context& ctx, uint64_t start, uint64_t end);
+  bool OverlapsSealed(uint64_t start, uint64_t end) const;
+
+  const platform::Layout layout_;
+  const std::shared_ptr<platform::AddressSpace> as_;
+
+  mutable std::mutex mu_;
+  VmaMap vmas_;             // guarded by mu_
+  uint64_t brk_start_ = 0;  // guarded by mu_; 0 until exec sets it
+  uint64_t brk_ = 0;
+  uint64_t stack_top_ = 0;
+  uint64_t mmap_base_ = 0;
+  size_t max_map_count_ = kDefaultMaxMapCount;
+};
+
+}  // namespace sentry::mm
+
+#endif  // CVISOR_SENTRY_MM_MM_H_

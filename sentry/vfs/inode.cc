@@ -1,0 +1,41 @@
+#include "sentry/vfs/inode.h"
+
+#include <cerrno>
+
+#include "common/errno_status.h"
+
+namespace sentry::vfs {
+
+absl::StatusOr<std::shared_ptr<Inode>> Inode::Lookup(const std::string&) {
+  return cv::ErrnoStatus(ENOTDIR);
+}
+
+absl::StatusOr<LookupPathResult> Inode::LookupPath(
+    const std::vector<std::string>& names) {
+  LookupPathResult result;
+  Inode* dir = this;
+  for (const std::string& name : names) {
+    if (!dir->IsDir()) {
+      result.stop_errno = ENOTDIR;
+      break;
+    }
+    absl::StatusOr<std::shared_ptr<Inode>> child = dir->Lookup(name);
+    if (!child.ok()) {
+      result.stop_errno = cv::StatusToErrno(child.status());
+      break;
+    }
+    result.inodes.push_back(*std::move(child));
+    dir = result.inodes.back().get();
+  }
+  return result;
+}
+
+absl::StatusOr<std::string> Inode::Readlink() {
+  return cv::ErrnoStatus(EINVAL);
+}
+
+absl::StatusOr<DirBatch> Inode::ReadDir(uint64_t) {
+  return cv::ErrnoStatus(ENOTDIR);
+}
+
+}  // namespace sentry::vfs
