@@ -46,7 +46,10 @@ struct FpState {
 // Why Switch() returned.
 enum class StopReason {
   kSyscall,      // the application made a syscall; regs.orig_rax is its
-                 // number, regs.rip points after the syscall instruction.
+                 // number, regs.rip points after the syscall instruction
+                 // (for a call into the legacy [vsyscall] page: at the
+                 // caller's return address, the call already returned).
+                 // The host did not execute it; set regs.rax to the result.
   kFault,        // a synchronous fault: signo is SIGSEGV, SIGBUS, SIGFPE,
                  // SIGILL or SIGTRAP, with code and fault_addr from siginfo.
   kSignal,       // an asynchronous host signal arrived for the stub thread.
@@ -64,14 +67,14 @@ struct SwitchResult {
 
 // Memory layout facts every address space shares.
 struct Layout {
-  uint64_t min_addr;        // lowest mappable address (vm.mmap_min_addr)
-  uint64_t max_addr;        // one past the highest address the application
-                            // may map (the stub region starts here)
-  uint64_t vdso_base;       // AT_SYSINFO_EHDR
+  uint64_t min_addr;   // lowest mappable address (vm.mmap_min_addr)
+  uint64_t max_addr;   // one past the highest address the application
+                       // may map (the stub region starts here)
+  uint64_t vdso_base;  // AT_SYSINFO_EHDR
   uint64_t vdso_size;
-  uint64_t vvar_base;       // start of the [vvar] pages before the vDSO
-  uint64_t vvar_size;       // bytes of vvar (and vvar_vclock) pages
-  uint64_t stub_base;       // the stub's code region
+  uint64_t vvar_base;  // start of the [vvar] pages before the vDSO
+  uint64_t vvar_size;  // bytes of vvar (and vvar_vclock) pages
+  uint64_t stub_base;  // the stub's code region
   uint64_t stub_size;
 };
 
@@ -149,8 +152,7 @@ class Context {
   ForkAddressSpace() = 0;
   // Creates a new stub thread in this address space, to be claimed by the
   // host thread that will run the new application thread.
-  virtual absl::StatusOr<std::unique_ptr<class PendingContext>>
-  NewThread() = 0;
+  virtual absl::StatusOr<std::unique_ptr<class PendingContext>> NewThread() = 0;
 };
 
 // A stub thread that exists but is not yet bound to a host thread. Claim()

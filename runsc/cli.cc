@@ -519,10 +519,10 @@ int Main(int argc, char** argv, const Entrypoints& entry) {
   df.command = split.command;
   CLI::App* do_cmd = app.add_subcommand(
       "do", "run CMD in a sandbox over the host's root file system");
-  do_cmd->add_flag("--root-readonly{true}", df.root_readonly,
+  do_cmd->add_flag("--root-readonly", df.root_readonly,
                    "serve the host's / read-only (default: true)");
   do_cmd->add_option("--cwd", df.cwd, "working directory (default: the current one)");
-  do_cmd->footer("Usage: runsc do [flags] [--] CMD [ARG...]");
+  do_cmd->footer("Usage: runsc do [flags] [--] CMD [ARG...]\n");
 
   BootFlags bf;
   CLI::App* boot = app.add_subcommand("boot", "");

@@ -239,6 +239,30 @@ TEST_F(CliTest, BootGetsTheSpec) {
   EXPECT_NE(g["ns_mnt"], std::string(buf));
 }
 
+// The protocol between runsc and the processes it re-executes.
+TEST_F(CliTest, ChildCommandLines) {
+  WriteConfig(Config({"/bin/true"}));
+  std::string dir = tmp_ + "/logs";
+  ASSERT_EQ(RunContainer({"--debug", "--debug-log", dir, "--log-format=json"})
+                .status, 0);
+  EXPECT_EQ(Dump("boot.json")["cmdline"],
+            json({"runsc", "--debug", "--log-format=json", "boot",
+                  "--config-fd=3", "--gofer-fd=4", "--error-fd=5",
+                  "--log-fd=6", "--", id_}));
+  EXPECT_EQ(Dump("gofer.json")["cmdline"],
+            json({"runsc", "--debug", "--log-format=json", "gofer",
+                  "--sock-fd=3", "--log-fd=4",
+                  absl::StrCat("--rootfs=", bundle_, "/rootfs"), "--readonly",
+                  "--", id_}));
+  // Without logging flags the children get no log fd.
+  ASSERT_EQ(RunContainer().status, 0);
+  EXPECT_EQ(Dump("boot.json")["cmdline"],
+            json({"runsc", "boot", "--config-fd=3", "--gofer-fd=4",
+                  "--error-fd=5", "--", id_}));
+  // 6 is now the boot's own /dev/null log (close-on-exec).
+  EXPECT_EQ(Dump("boot.json")["fds"], json({0, 1, 2, 4, 5, 6}));
+}
+
 TEST_F(CliTest, HostnameDefaultsToTheHosts) {
   json c = Config({"/bin/true"});
   c.erase("hostname");
@@ -428,8 +452,10 @@ TEST_F(CliTest, Do) {
   EXPECT_EQ(b["gofer_reply"], "pong / ro");
   EXPECT_EQ(b["pid"], 1);
   // It leaves nothing behind.
+  std::string id = b["cmdline"].back();
+  EXPECT_THAT(id, StartsWith("runsc-do-"));
   EXPECT_THAT(DirEntries(root_), ElementsAre());
-  EXPECT_THAT(ProcessesMatching("runsc-do-"), ElementsAre());
+  EXPECT_THAT(ProcessesMatching(id), ElementsAre());
 }
 
 TEST_F(CliTest, DoCommandFlagsAreTheCommands) {

@@ -191,6 +191,11 @@ std::vector<std::string> ChildGlobalFlags(const GlobalOptions& globals) {
 
 absl::StatusOr<int> RunSandbox(const GlobalOptions& globals,
                                const SandboxSpec& spec) {
+  // Signals first: one arriving after the state directory exists must not
+  // kill runsc and leave the directory behind.
+  IgnoreSigpipe sigpipe;
+  ASSIGN_OR_RETURN(SignalForwarding signals, SignalForwarding::Start());
+
   ASSIGN_OR_RETURN(ContainerDir dir, ContainerDir::Create(globals.root, spec.id));
   ContainerState state;
   state.id = spec.id;
@@ -199,9 +204,6 @@ absl::StatusOr<int> RunSandbox(const GlobalOptions& globals,
   state.annotations = spec.annotations;
   state.created = NowRfc3339();
   RETURN_IF_ERROR(dir.WriteState(state));
-
-  IgnoreSigpipe sigpipe;
-  ASSIGN_OR_RETURN(SignalForwarding signals, SignalForwarding::Start());
   std::vector<std::string> env = Environment();
   std::vector<std::string> flags = ChildGlobalFlags(globals);
 

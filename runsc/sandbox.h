@@ -46,6 +46,18 @@ struct SandboxSpec {
   std::string pid_file;  // absolute; empty: none
 };
 
+// The children are /proc/self/exe again, each in a session of its own and
+// with PR_SET_PDEATHSIG=SIGKILL:
+//   runsc [--debug] [--log-format=json] gofer --sock-fd=3 [--log-fd=4]
+//         --rootfs=PATH [--readonly] -- ID
+//     new mount namespace; fds 0,1 /dev/null, 2 runsc's stderr, 3 the gofer
+//     end of a SOCK_SEQPACKET socketpair.
+//   runsc [--debug] [--log-format=json] boot --config-fd=3 --gofer-fd=4
+//         --error-fd=5 [--log-fd=6] -- ID
+//     new pid, mount, uts, ipc and net namespaces (it is pid 1); fds 0-2
+//     runsc's stdio, 3 a sealed memfd with the BootRequest JSON
+//     (boot_config.h), 4 the sentry end of the socketpair, 5 a pipe on which
+//     it writes why the container could not start (then exits 1).
 // Claims spec.id under globals.root, starts the gofer and the sandbox, waits
 // for the sandbox while forwarding kForwardedSignals to it, then stops the
 // gofer and removes the state. Returns the container init's status as runc

@@ -28,8 +28,7 @@ namespace {
 
 // Options for application threads: the stub dies if its owner thread does,
 // and syscall stops are told apart from SIGTRAP.
-constexpr unsigned kContextOptions =
-    PTRACE_O_EXITKILL | PTRACE_O_TRACESYSGOOD;
+constexpr unsigned kContextOptions = PTRACE_O_EXITKILL | PTRACE_O_TRACESYSGOOD;
 
 constexpr uint64_t kThreadCloneFlags = CLONE_VM | CLONE_FS | CLONE_FILES |
                                        CLONE_SIGHAND | CLONE_THREAD |
@@ -48,20 +47,13 @@ uint64_t XstateBv(const uint8_t* data) {
 }
 
 // Gives a freshly cloned stub process (one thread, untraced, in the pause
-// loop) its standard shape: PR_SET_PDEATHSIG (cleared by clone) so it dies
-// with the factory thread, and an application thread beside the leader,
-// which goes back to sleep untraced as the manager. Returns the new
-// thread's tid; it waits in the pause loop to be claimed.
+// loop) its standard shape: an application thread beside the leader, which
+// goes back to sleep untraced as the manager. Returns the new thread's tid;
+// it waits in the pause loop to be claimed.
 absl::StatusOr<pid_t> SetUpStubProcess(const StubAddresses& a, pid_t leader) {
   ASSIGN_OR_RETURN(Registers regs, SeizeAndStop(leader, PTRACE_O_EXITKILL));
-  InjectResult r = Inject(leader, regs, a.inject, a.inject_done, SYS_prctl,
-                          {PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0, 0});
-  if (r.value != 0) {
-    return cv::ErrnoStatus(static_cast<int>(-r.value),
-                           "PR_SET_PDEATHSIG in a new stub");
-  }
-  r = Inject(leader, regs, a.clone, a.clone_done, SYS_clone,
-             {kThreadCloneFlags, 0, 0, 0, 0, 0});
+  InjectResult r = Inject(leader, regs, a, Site::kClone, SYS_clone,
+                          {kThreadCloneFlags, 0, 0, 0, 0, 0});
   if (r.value <= 0) {
     return cv::ErrnoStatus(r.value < 0 ? static_cast<int>(-r.value) : EIO,
                            "cloning the first stub thread");
@@ -116,6 +108,9 @@ int RefuseStubChange(long nr, const std::array<uint64_t, 6>& a,
   }
 }
 
+constexpr uint64_t kVsyscallPage = 0xffffffffff600000;
+constexpr int kSysSeccomp = 1;  // si_code of a seccomp SIGSYS
+
 bool IsFaultSignal(int sig) {
   return sig == SIGSEGV || sig == SIGBUS || sig == SIGFPE || sig == SIGILL ||
          sig == SIGTRAP;
@@ -154,7 +149,7 @@ ssize_t PtraceAddressSpace::WriteMemory(uint64_t addr, const void* buf,
 }
 
 void PtraceAddressSpace::Release() {
-  absl::MutexLock l(&mu_);
+  std::lock_guard<std::mutex> l(mu_);
   ReleaseLocked();
 }
 
@@ -176,25 +171,26 @@ void PtraceAddressSpace::ReleaseLocked() {
 }
 
 bool PtraceAddressSpace::AddThread(pid_t tid) {
-  absl::MutexLock l(&mu_);
+  std::lock_guard<std::mutex> l(mu_);
   if (released_) return false;
   threads_.push_back({tid, false});
   return true;
 }
 
 void PtraceAddressSpace::ThreadReaped(pid_t tid) {
-  absl::MutexLock l(&mu_);
+  std::lock_guard<std::mutex> l(mu_);
   for (Thread& t : threads_) {
     if (t.tid == tid) t.reaped = true;
   }
 }
 
 PtraceAddressSpace::Departure PtraceAddressSpace::RemoveThread(pid_t tid) {
-  absl::MutexLock l(&mu_);
+  std::lock_guard<std::mutex> l(mu_);
   auto erase = [&] {
-    threads_.erase(std::remove_if(threads_.begin(), threads_.end(),
-                                  [&](const Thread& t) { return t.tid == tid; }),
-                   threads_.end());
+    threads_.erase(
+        std::remove_if(threads_.begin(), threads_.end(),
+                       [&](const Thread& t) { return t.tid == tid; }),
+        threads_.end());
   };
   if (released_) {
     erase();
@@ -221,19 +217,22 @@ PtraceContext::PtraceContext(std::shared_ptr<PtraceAddressSpace> as,
       base_regs_(regs) {}
 
 PtraceContext::~PtraceContext() {
-  if (!OnOwnerThread()) {
-    cv::LogError("ptrace platform: context of stub thread ", tid_,
-                 " destroyed off its owner thread");
-  }
   const bool dead = dead_.load();
   if (as_->RemoveThread(tid_) != PtraceAddressSpace::Departure::kExitThread ||
       dead) {
     return;
   }
+  if (!OnOwnerThread()) {
+    // Only the tracer can make the thread exit. It stays stopped; when its
+    // owner thread exits, PTRACE_O_EXITKILL takes the whole process down.
+    cv::LogError("ptrace platform: context of stub thread ", tid_,
+                 " destroyed off its owner thread; the thread is left "
+                 "stopped");
+    return;
+  }
   // Other threads live on in this address space: only this one goes.
-  InjectResult r = Inject(tid_, base_regs_, config_->addrs.inject,
-                          config_->addrs.inject_done, SYS_exit,
-                          {0, 0, 0, 0, 0, 0});
+  InjectResult r = Inject(tid_, base_regs_, config_->addrs, Site::kInject,
+                          SYS_exit, {0, 0, 0, 0, 0, 0});
   if (!r.gone) {
     cv::LogError("ptrace platform: stub thread ", tid_,
                  " did not exit: ", r.value);
@@ -242,6 +241,13 @@ PtraceContext::~PtraceContext() {
 
 bool PtraceContext::OnOwnerThread() const {
   return pthread_equal(owner_, pthread_self());
+}
+
+bool PtraceContext::CheckOwner(const char* what) const {
+  if (OnOwnerThread()) return true;
+  cv::LogError("ptrace platform: ", what, " on stub thread ", tid_,
+               " called off its owner thread");
+  return false;
 }
 
 void PtraceContext::MarkDead(int wait_status) {
@@ -286,8 +292,8 @@ SwitchResult PtraceContext::Resume(Registers& regs, int request) {
   const bool set = SetRegs(tid_, regs);
   regs.orig_rax = orig_rax;
   // The previous stop's signal, if any, is always suppressed (data 0).
-  if (!set || ptrace(static_cast<enum __ptrace_request>(request), tid_,
-                     nullptr, nullptr) != 0) {
+  if (!set || ptrace(static_cast<enum __ptrace_request>(request), tid_, nullptr,
+                     nullptr) != 0) {
     if (errno == EIO && !set) {
       // Selectors or segment bases the host refuses: what a bad iret gives.
       SwitchResult r;
@@ -339,6 +345,17 @@ SwitchResult PtraceContext::WaitForStop(Registers& regs) {
         !GetRegs(tid_, regs)) {
       continue;
     }
+    if (sig == SIGSYS && si.si_code == kSysSeccomp &&
+        (reinterpret_cast<uint64_t>(si.si_call_addr) & ~uint64_t{0xfff}) ==
+            kVsyscallPage) {
+      // A call into the legacy [vsyscall] page: the host emulates it as a
+      // syscall, which the stub's filter trapped (skipping it) with rip
+      // already at the caller's return address. To the sentry it is a
+      // syscall like any other.
+      regs.orig_rax = static_cast<uint64_t>(si.si_syscall);
+      res.reason = StopReason::kSyscall;
+      return res;
+    }
     res.signo = sig;
     res.code = si.si_code;
     res.fault_addr = reinterpret_cast<uint64_t>(si.si_addr);
@@ -364,14 +381,15 @@ int64_t PtraceContext::InjectSyscall(long nr, uint64_t a0, uint64_t a1,
                                      uint64_t a2, uint64_t a3, uint64_t a4,
                                      uint64_t a5) {
   if (dead_.load(std::memory_order_relaxed)) return -ESRCH;
+  if (!CheckOwner("InjectSyscall")) return -EPERM;
   if (!as_->alive()) {
     MarkDead(W_EXITCODE(0, SIGKILL));
     return -ESRCH;
   }
   const std::array<uint64_t, 6> args = {a0, a1, a2, a3, a4, a5};
   if (int err = RefuseStubChange(nr, args, config_->addrs)) return -err;
-  InjectResult r = Inject(tid_, base_regs_, config_->addrs.inject,
-                          config_->addrs.inject_done, nr, args);
+  InjectResult r =
+      Inject(tid_, base_regs_, config_->addrs, Site::kInject, nr, args);
   if (r.interrupted) deferred_interrupt_ = true;
   if (r.gone) MarkDead(r.wait_status);
   return r.value;
@@ -379,6 +397,9 @@ int64_t PtraceContext::InjectSyscall(long nr, uint64_t a0, uint64_t a1,
 
 absl::Status PtraceContext::GetFpState(FpState& out) {
   if (dead_.load()) return cv::ErrnoStatus(ESRCH, "stub thread exited");
+  if (!CheckOwner("GetFpState")) {
+    return absl::FailedPreconditionError("GetFpState off the owner thread");
+  }
   if (config_->xstate_size != 0) {
     struct iovec iov = {out.data, sizeof(out.data)};
     if (ptrace(PTRACE_GETREGSET, tid_, NT_X86_XSTATE, &iov) != 0) {
@@ -404,6 +425,9 @@ absl::Status PtraceContext::GetFpState(FpState& out) {
 
 absl::Status PtraceContext::SetFpState(const FpState& in) {
   if (dead_.load()) return cv::ErrnoStatus(ESRCH, "stub thread exited");
+  if (!CheckOwner("SetFpState")) {
+    return absl::FailedPreconditionError("SetFpState off the owner thread");
+  }
   const size_t want =
       config_->xstate_size != 0 ? config_->xstate_size : kFxsaveSize;
   if (in.size != want) {
@@ -433,12 +457,14 @@ absl::Status PtraceContext::SetFpState(const FpState& in) {
 }
 
 absl::StatusOr<std::unique_ptr<PendingContext>> PtraceContext::NewThread() {
+  if (!CheckOwner("NewThread")) {
+    return absl::FailedPreconditionError("NewThread off the owner thread");
+  }
   if (dead_.load() || !as_->alive()) {
     return cv::ErrnoStatus(ESRCH, "stub thread exited");
   }
-  InjectResult r = Inject(tid_, base_regs_, config_->addrs.clone,
-                          config_->addrs.clone_done, SYS_clone,
-                          {kThreadCloneFlags, 0, 0, 0, 0, 0});
+  InjectResult r = Inject(tid_, base_regs_, config_->addrs, Site::kClone,
+                          SYS_clone, {kThreadCloneFlags, 0, 0, 0, 0, 0});
   if (r.interrupted) deferred_interrupt_ = true;
   if (r.gone) MarkDead(r.wait_status);
   if (r.value <= 0) {
@@ -454,15 +480,17 @@ absl::StatusOr<std::unique_ptr<PendingContext>> PtraceContext::NewThread() {
 
 absl::StatusOr<std::unique_ptr<PendingContext>>
 PtraceContext::ForkAddressSpace() {
+  if (!CheckOwner("ForkAddressSpace")) {
+    return absl::FailedPreconditionError("ForkAddressSpace off the owner thread");
+  }
   if (dead_.load() || !as_->alive()) {
     return cv::ErrnoStatus(ESRCH, "stub thread exited");
   }
   // A copy of this thread alone, in a copy-on-write copy of the memory; its
   // parent is the sentry (CLONE_PARENT), never this stub. It inherits this
   // thread's FP state, and hands it to the thread it is given below.
-  InjectResult r = Inject(tid_, base_regs_, config_->addrs.clone,
-                          config_->addrs.clone_done, SYS_clone,
-                          {CLONE_PARENT, 0, 0, 0, 0, 0});
+  InjectResult r = Inject(tid_, base_regs_, config_->addrs, Site::kClone,
+                          SYS_clone, {CLONE_PARENT, 0, 0, 0, 0, 0});
   if (r.interrupted) deferred_interrupt_ = true;
   if (r.gone) MarkDead(r.wait_status);
   if (r.value <= 0) {
@@ -489,10 +517,9 @@ PtracePendingContext::~PtracePendingContext() {
   // does what it does for any thread (exit, or release if it is the last).
   absl::StatusOr<std::unique_ptr<Context>> ctx = Claim();
   if (ctx.ok()) return;
-  if (as_->RemoveThread(tid_) ==
-      PtraceAddressSpace::Departure::kExitThread) {
-    cv::LogError("ptrace platform: could not stop unclaimed stub thread ",
-                 tid_, ": ", ctx.status().message());
+  if (as_->RemoveThread(tid_) == PtraceAddressSpace::Departure::kExitThread) {
+    cv::LogError("ptrace platform: could not stop unclaimed stub thread ", tid_,
+                 ": ", ctx.status().message());
   }
 }
 
@@ -503,8 +530,7 @@ absl::StatusOr<std::unique_ptr<Context>> PtracePendingContext::Claim() {
   if (!as_->alive()) return cv::ErrnoStatus(ESRCH, "address space released");
   ASSIGN_OR_RETURN(Registers regs, SeizeAndStop(tid_, kContextOptions));
   claimed_ = true;
-  return std::unique_ptr<Context>(
-      new PtraceContext(as_, config_, tid_, regs));
+  return std::unique_ptr<Context>(new PtraceContext(as_, config_, tid_, regs));
 }
 
 // ---------------------------------------------------------------------------

@@ -16,12 +16,11 @@
 
 #include <atomic>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
-#include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
-#include "absl/synchronization/mutex.h"
 #include "platform/platform.h"
 #include "platform/ptrace/stub_factory.h"
 #include "platform/ptrace/tracee.h"
@@ -61,17 +60,18 @@ class PtraceAddressSpace final : public AddressSpace {
   bool alive() const { return alive_.load(std::memory_order_relaxed); }
 
  private:
-  void ReleaseLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void ReleaseLocked();  // mu_ held
 
   const pid_t pid_;  // the manager thread = the thread group
   std::atomic<bool> alive_{true};
-  absl::Mutex mu_;
-  bool released_ ABSL_GUARDED_BY(mu_) = false;
+  std::mutex mu_;
+  // Guarded by mu_:
+  bool released_ = false;
   struct Thread {
     pid_t tid;
     bool reaped;
   };
-  std::vector<Thread> threads_ ABSL_GUARDED_BY(mu_);
+  std::vector<Thread> threads_;
 };
 
 class PtraceContext final : public Context {
@@ -108,6 +108,7 @@ class PtraceContext final : public Context {
   SwitchResult Exited() const;
   void MarkDead(int wait_status);
   bool OnOwnerThread() const;
+  bool CheckOwner(const char* what) const;  // logs misuse
 
   const std::shared_ptr<PtraceAddressSpace> as_;
   const std::shared_ptr<const StubConfig> config_;
@@ -130,6 +131,10 @@ class PtracePendingContext final : public PendingContext {
       : as_(std::move(as)), config_(std::move(config)), tid_(tid) {}
   ~PtracePendingContext() override;
   absl::StatusOr<std::unique_ptr<Context>> Claim() override;
+
+  // Test only: the stub process and thread waiting to be claimed.
+  pid_t pid() const { return as_->pid(); }
+  pid_t tid() const { return tid_; }
 
  private:
   std::shared_ptr<PtraceAddressSpace> as_;

@@ -22,7 +22,12 @@ cv_stub_inject_done:
 	ud2
 
 // Clone site: as the injection site, but the new task (rax == 0) does not
-// trap: it sleeps in the pause loop, untraced, until its owner seizes it.
+// trap. It asks to be killed when its parent thread (the sentry's factory
+// thread) dies -- clone clears that setting -- and exits at once if the
+// sentry (whose pid the tracer put in r12) is already gone; then it sleeps
+// in the pause loop, untraced, until its owner seizes it. Doing this here
+// rather than by injection leaves no window in which a dying sentry could
+// leave an untraced stub behind.
 	.globl cv_stub_clone
 cv_stub_clone:
 	syscall
@@ -32,12 +37,24 @@ cv_stub_clone:
 	.globl cv_stub_clone_done
 cv_stub_clone_done:
 	ud2
+1:
+	mov	$__NR_prctl, %eax
+	mov	$1, %edi		// PR_SET_PDEATHSIG
+	mov	$9, %esi		// SIGKILL
+	syscall
+	mov	$__NR_getppid, %eax
+	syscall
+	cmp	%r12, %rax
+	je	2f
+	mov	$__NR_exit_group, %eax
+	mov	$1, %edi
+	syscall
 	.globl cv_stub_pause
 cv_stub_pause:
-1:
+2:
 	mov	$__NR_pause, %eax
 	syscall
-	jmp	1b
+	jmp	2b
 
 	.globl cv_stub_end
 cv_stub_end:

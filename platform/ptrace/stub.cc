@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
+#include <unistd.h>
 
 #include <cstring>
 #include <fstream>
@@ -117,6 +118,7 @@ absl::StatusOr<StubAddresses> MapStubRegion() {
   a.clone = a.base + Offset(cv_stub_clone);
   a.clone_done = a.base + Offset(cv_stub_clone_done);
   a.pause = a.base + Offset(cv_stub_pause);
+  a.sentry_pid = getpid();
   return a;
 }
 

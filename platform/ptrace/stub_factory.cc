@@ -39,7 +39,11 @@ struct Mapping {
 
 absl::StatusOr<std::vector<Mapping>> ReadMaps(pid_t pid) {
   std::ifstream in(absl::StrCat("/proc/", pid, "/maps"));
-  if (!in) return absl::InternalError(absl::StrCat("cannot read /proc/", pid, "/maps"));
+  if (!in) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("ptrace platform: cannot read /proc/", pid,
+                     "/maps (create the platform while /proc is mounted)"));
+  }
   std::vector<Mapping> out;
   std::string line;
   while (std::getline(in, line)) {
@@ -123,8 +127,8 @@ absl::StatusOr<std::unique_ptr<StubFactory>> StubFactory::Start(
   f->thread_ = std::thread([p = f.get()] { p->Run(); });
   absl::Status st;
   {
-    absl::MutexLock l(&f->mu_);
-    f->mu_.Await(absl::Condition(&f->ready_));
+    std::unique_lock<std::mutex> l(f->mu_);
+    f->cv_.wait(l, [&] { return f->ready_; });
     st = f->build_status_;
   }
   if (!st.ok()) return st;  // ~StubFactory joins the thread
@@ -133,19 +137,21 @@ absl::StatusOr<std::unique_ptr<StubFactory>> StubFactory::Start(
 
 StubFactory::~StubFactory() {
   {
-    absl::MutexLock l(&mu_);
+    std::lock_guard<std::mutex> l(mu_);
     stopping_ = true;
   }
+  cv_.notify_all();
   if (thread_.joinable()) thread_.join();
 }
 
 absl::StatusOr<pid_t> StubFactory::NewProcess() {
   Request req;
   {
-    absl::MutexLock l(&mu_);
+    std::unique_lock<std::mutex> l(mu_);
     if (stopping_) return absl::UnavailableError("stub factory stopped");
     queue_.push_back(&req);
-    mu_.Await(absl::Condition(&req.done));
+    cv_.notify_all();
+    cv_.wait(l, [&] { return req.done; });
   }
   if (req.result < 0) {
     return cv::ErrnoStatus(static_cast<int>(-req.result),
@@ -158,27 +164,26 @@ void StubFactory::Run() {
   absl::Status st = BuildTemplate();
   if (!st.ok()) KillTemplate();
   {
-    absl::MutexLock l(&mu_);
+    std::lock_guard<std::mutex> l(mu_);
     build_status_ = st;
     ready_ = true;
   }
+  cv_.notify_all();
   if (!st.ok()) return;
 
   bool broken = false;
-  auto has_work = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    return stopping_ || !queue_.empty();
-  };
   for (;;) {
     Request* req;
     {
-      absl::MutexLock l(&mu_);
-      mu_.Await(absl::Condition(&has_work));
+      std::unique_lock<std::mutex> l(mu_);
+      cv_.wait(l, [&] { return stopping_ || !queue_.empty(); });
       if (stopping_) {
         for (Request* r : queue_) {
           r->result = -EAGAIN;
           r->done = true;
         }
         queue_.clear();
+        cv_.notify_all();
         break;
       }
       req = queue_.front();
@@ -189,9 +194,9 @@ void StubFactory::Run() {
       // The child shares the template's parent (CLONE_PARENT: the sentry,
       // with the factory thread as the parent thread) and its exit signal
       // (0: no SIGCHLD for the sentry). It lands in the pause loop.
-      InjectResult r = Inject(template_pid_, template_regs_, addrs_.clone,
-                              addrs_.clone_done, SYS_clone,
-                              {CLONE_PARENT, 0, 0, 0, 0, 0});
+      InjectResult r =
+          Inject(template_pid_, template_regs_, addrs_, Site::kClone, SYS_clone,
+                 {CLONE_PARENT, 0, 0, 0, 0, 0});
       if (r.gone) {
         cv::LogError("ptrace platform: the stub template died (status ",
                      r.wait_status, ")");
@@ -200,9 +205,12 @@ void StubFactory::Run() {
       }
       result = r.value;
     }
-    absl::MutexLock l(&mu_);
-    req->result = result;
-    req->done = true;
+    {
+      std::lock_guard<std::mutex> l(mu_);
+      req->result = result;
+      req->done = true;
+    }
+    cv_.notify_all();
   }
   KillTemplate();
 }
@@ -228,22 +236,23 @@ absl::Status StubFactory::BuildTemplate() {
   if (pid == 0) TemplateChild(sentry);
   template_pid_ = static_cast<pid_t>(pid);
 
-  int status;
+  int status = 0;
   if (WaitTid(template_pid_, &status) < 0 || !WIFSTOPPED(status) ||
       WSTOPSIG(status) != SIGSTOP) {
-    return absl::InternalError(absl::StrCat(
-        "stub template did not stop for its tracer (wait status ", status,
-        ")"));
+    // Exited (and reaped by that wait): no pid of ours to kill any more.
+    if (!WIFSTOPPED(status)) template_pid_ = -1;
+    return absl::InternalError(
+        absl::StrCat("stub template did not stop for its tracer (wait status ",
+                     status, ")"));
   }
   if (ptrace(PTRACE_SETOPTIONS, template_pid_, nullptr, PTRACE_O_EXITKILL) !=
           0 ||
       !GetRegs(template_pid_, template_regs_)) {
     return cv::ErrnoStatus(errno, "tracing the stub template");
   }
-  InjectResult r = Inject(template_pid_, template_regs_, addrs_.inject,
-                          addrs_.inject_done, SYS_seccomp,
-                          {SECCOMP_SET_MODE_FILTER, 0,
-                           reinterpret_cast<uint64_t>(&prog), 0, 0, 0});
+  InjectResult r = Inject(
+      template_pid_, template_regs_, addrs_, Site::kInject, SYS_seccomp,
+      {SECCOMP_SET_MODE_FILTER, 0, reinterpret_cast<uint64_t>(&prog), 0, 0, 0});
   if (r.value != 0) {
     return cv::ErrnoStatus(static_cast<int>(-r.value),
                            "installing the stub seccomp filter");
@@ -272,9 +281,8 @@ absl::Status StubFactory::UnmapAllButStub() {
       uint64_t end = facts_.vvar_base == 0
                          ? m.end
                          : std::max(m.end, facts_.vvar_base + facts_.vvar_size);
-      facts_.vvar_base = facts_.vvar_base == 0
-                             ? m.start
-                             : std::min(m.start, facts_.vvar_base);
+      facts_.vvar_base =
+          facts_.vvar_base == 0 ? m.start : std::min(m.start, facts_.vvar_base);
       facts_.vvar_size = end - facts_.vvar_base;
     }
   }
@@ -283,9 +291,9 @@ absl::Status StubFactory::UnmapAllButStub() {
   uint64_t from = 0;
   auto unmap = [&](uint64_t start, uint64_t end) -> absl::Status {
     if (end <= start) return absl::OkStatus();
-    InjectResult r = Inject(template_pid_, template_regs_, addrs_.inject,
-                            addrs_.inject_done, SYS_munmap,
-                            {start, end - start, 0, 0, 0, 0});
+    InjectResult r =
+        Inject(template_pid_, template_regs_, addrs_, Site::kInject, SYS_munmap,
+               {start, end - start, 0, 0, 0, 0});
     if (r.value != 0) {
       return cv::ErrnoStatus(static_cast<int>(-r.value),
                              "unmapping the sentry's memory in the stub");
@@ -302,9 +310,9 @@ absl::Status StubFactory::UnmapAllButStub() {
   for (const Mapping& m : maps) {
     bool in_stub = m.start >= addrs_.base && m.end <= addrs_.base + addrs_.size;
     if (!in_stub && !IsVdsoName(m.name) && m.start < kUserTop) {
-      return absl::InternalError(absl::StrCat(
-          "stub template still maps ", absl::Hex(m.start), "-",
-          absl::Hex(m.end), " ", m.name));
+      return absl::InternalError(absl::StrCat("stub template still maps ",
+                                              absl::Hex(m.start), "-",
+                                              absl::Hex(m.end), " ", m.name));
     }
   }
   return absl::OkStatus();

@@ -7,13 +7,13 @@
 
 #include <sys/types.h>
 
+#include <condition_variable>
 #include <deque>
 #include <memory>
+#include <mutex>
 #include <thread>
 
-#include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
-#include "absl/synchronization/mutex.h"
 #include "platform/platform.h"
 #include "platform/ptrace/tracee.h"
 
@@ -67,11 +67,15 @@ class StubFactory final {
   Registers template_regs_{};  // registers at the template's first stop
   std::thread thread_;
 
-  absl::Mutex mu_;
-  bool ready_ ABSL_GUARDED_BY(mu_) = false;
-  absl::Status build_status_ ABSL_GUARDED_BY(mu_);
-  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
-  std::deque<Request*> queue_ ABSL_GUARDED_BY(mu_);
+  // std::mutex rather than absl::Mutex: ThreadSanitizer understands it
+  // (Debian's abseil is not built with TSan annotations).
+  std::mutex mu_;
+  std::condition_variable cv_;
+  // Guarded by mu_:
+  bool ready_ = false;
+  absl::Status build_status_;
+  bool stopping_ = false;
+  std::deque<Request*> queue_;
 };
 
 }  // namespace platform::ptrace_internal

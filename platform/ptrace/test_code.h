@@ -43,6 +43,7 @@ class Code {
   // movq %xmm0, %rdi / movq %rax, %xmm1
   Code& MovqXmm0ToRdi() { return Bytes({0x66, 0x48, 0x0f, 0x7e, 0xc7}); }
   Code& MovqRaxToXmm1() { return Bytes({0x66, 0x48, 0x0f, 0x6e, 0xc8}); }
+  Code& CallRax() { return Bytes({0xff, 0xd0}); }
   Code& Syscall() { return Bytes({0x0f, 0x05}); }
   Code& Int3() { return Bytes({0xcc}); }
   Code& Ud2() { return Bytes({0x0f, 0x0b}); }
@@ -86,8 +87,8 @@ inline bool LoadProgram(Context& ctx, const Code& code) {
   auto map = [&](uint64_t addr, int prot) {
     return ctx.InjectSyscall(SYS_mmap, addr, 4096, prot,
                              MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED,
-                             static_cast<uint64_t>(-1), 0) ==
-           static_cast<int64_t>(addr);
+                             static_cast<uint64_t>(-1),
+                             0) == static_cast<int64_t>(addr);
   };
   if (!map(kCodeAddr, PROT_READ | PROT_WRITE | PROT_EXEC) ||
       !map(kDataAddr, PROT_READ | PROT_WRITE) ||

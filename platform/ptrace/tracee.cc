@@ -59,12 +59,14 @@ absl::StatusOr<Registers> SeizeAndStop(pid_t tid, unsigned options) {
   return regs;
 }
 
-InjectResult Inject(pid_t tid, const Registers& base, uint64_t site,
-                    uint64_t done, long nr,
-                    const std::array<uint64_t, 6>& args) {
+InjectResult Inject(pid_t tid, const Registers& base, const StubAddresses& stub,
+                    Site site, long nr, const std::array<uint64_t, 6>& args) {
   InjectResult res;
+  const uint64_t done =
+      site == Site::kClone ? stub.clone_done : stub.inject_done;
   Registers regs = base;
-  regs.rip = site;
+  regs.rip = site == Site::kClone ? stub.clone : stub.inject;
+  regs.r12 = static_cast<uint64_t>(stub.sentry_pid);
   regs.rax = static_cast<uint64_t>(nr);
   // orig_rax = -1: when the tracee resumes from a stop inside an interrupted
   // syscall, the kernel must not apply its restart logic to our registers.
@@ -85,8 +87,8 @@ InjectResult Inject(pid_t tid, const Registers& base, uint64_t site,
   };
   // Fails only if the tracee is not stopped for us: it was killed meanwhile
   // (then the wait below reaps it), or we are not its tracer.
-  bool resumed = SetRegs(tid, regs) &&
-                 ptrace(PTRACE_CONT, tid, nullptr, nullptr) == 0;
+  bool resumed =
+      SetRegs(tid, regs) && ptrace(PTRACE_CONT, tid, nullptr, nullptr) == 0;
   if (!resumed) {
     int err = errno;
     if (err != ESRCH) {
@@ -98,10 +100,10 @@ InjectResult Inject(pid_t tid, const Registers& base, uint64_t site,
   }
   for (;;) {
     int status;
-    if (WaitTid(tid, &status) < 0) return gone(0);
+    // ECHILD: someone reaped it already (AddressSpace::Release).
+    if (WaitTid(tid, &status) < 0) return gone(W_EXITCODE(0, SIGKILL));
     if (WIFEXITED(status) || WIFSIGNALED(status)) return gone(status);
-    int sig = WSTOPSIG(status);
-    int resume_sig = 0;
+    const int sig = WSTOPSIG(status);
     if ((status >> 16) == 0) {
       if (sig == SIGTRAP) {
         Registers out;
@@ -114,14 +116,20 @@ InjectResult Inject(pid_t tid, const Registers& base, uint64_t site,
         res.interrupted = true;
       } else if (sig == SIGSEGV || sig == SIGBUS || sig == SIGILL ||
                  sig == SIGFPE) {
-        // Only the stub's own code runs here: it is gone or damaged. Leave
+        // Raised by an instruction (si_code > 0, not sent by kill): only
+        // the stub's own code runs here, so it is gone or damaged. Leave
         // the thread stopped; a later Switch() can still run the app.
-        res.value = -EFAULT;
-        return res;
+        siginfo_t si;
+        if (ptrace(PTRACE_GETSIGINFO, tid, nullptr, &si) == 0 &&
+            si.si_code > 0) {
+          res.value = -EFAULT;
+          return res;
+        }
       }
     }
-    if (ptrace(PTRACE_CONT, tid, nullptr, resume_sig) != 0 &&
-        errno != ESRCH) {
+    // Whatever stopped it is suppressed; ESRCH means it was killed, which
+    // the next wait reports.
+    if (ptrace(PTRACE_CONT, tid, nullptr, nullptr) != 0 && errno != ESRCH) {
       res.value = -errno;
       return res;
     }

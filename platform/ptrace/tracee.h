@@ -22,14 +22,17 @@ inline constexpr int kInterruptSignal = 17;  // SIGCHLD
 
 // Where the stub code sits in every stub process (see stub.S).
 struct StubAddresses {
-  uint64_t base = 0;         // the stub region (code page, then scratch page)
+  uint64_t base = 0;  // the stub region (code page, then scratch page)
   uint64_t size = 0;
   uint64_t inject = 0;       // `syscall; int3`
   uint64_t inject_done = 0;  // rip after that int3
   uint64_t clone = 0;        // `syscall; test; jz pause; int3`
   uint64_t clone_done = 0;   // rip after that int3
   uint64_t pause = 0;        // the pause loop new tasks wait in
+  pid_t sentry_pid = 0;      // new tasks exit if their parent is not this
 };
+
+enum class Site { kInject, kClone };
 
 // waitpid(tid, __WALL), retrying EINTR. Returns tid, or -errno.
 int WaitTid(pid_t tid, int* status);
@@ -51,14 +54,14 @@ struct InjectResult {
   bool interrupted = false;  // a kInterruptSignal was swallowed meanwhile
 };
 
-// Runs syscall `nr` in the stopped tracee at `site` (the injection or the
-// clone site of the stub), starting from `base` (any registers the tracee
-// had at a stop; rip, rax, orig_rax and the argument registers are
-// replaced), and waits for the int3 that leaves rip at `done`. Other signals
-// that arrive meanwhile are suppressed. If the thread exits (SYS_exit, or a
-// kill) it is reaped and `gone` is set.
-InjectResult Inject(pid_t tid, const Registers& base, uint64_t site,
-                    uint64_t done, long nr, const std::array<uint64_t, 6>& args);
+// Runs syscall `nr` in the stopped tracee at `site` of the stub (the
+// injection or the clone site), starting from `base` (any registers the
+// tracee had at a stop; rip, rax, orig_rax, r12 and the argument registers
+// are replaced), and waits for the int3 after it. Other signals that arrive
+// meanwhile are suppressed. If the thread exits (SYS_exit, or a kill) it is
+// reaped and `gone` is set.
+InjectResult Inject(pid_t tid, const Registers& base, const StubAddresses& stub,
+                    Site site, long nr, const std::array<uint64_t, 6>& args);
 
 // Waits until `tid` (a traced thread, or a process) has exited and reaps it.
 // Stops reported meanwhile are skipped. Any thread of the tracer's process

@@ -18,6 +18,7 @@
 #include <csignal>
 #include <cstdlib>
 #include <fstream>
+#include <iterator>
 #include <string>
 
 #include "absl/strings/str_cat.h"
@@ -44,6 +45,16 @@ std::string NsId(const char* ns) {
   ssize_t n = readlink(absl::StrCat("/proc/self/ns/", ns).c_str(), buf,
                        sizeof buf - 1);
   return n > 0 ? std::string(buf, n) : "";
+}
+
+// This process's argv: how runsc started it.
+std::vector<std::string> Cmdline() {
+  std::ifstream in("/proc/self/cmdline");
+  std::string all((std::istreambuf_iterator<char>(in)),
+                  std::istreambuf_iterator<char>());
+  std::vector<std::string> out = absl::StrSplit(all, '\0');
+  if (!out.empty() && out.back().empty()) out.pop_back();
+  return out;
 }
 
 void Dump(const char* name, const json& j) {
@@ -125,6 +136,7 @@ absl::StatusOr<int> FakeBoot(const sentry::BootConfig& c) {
                      {"gofer_reply", gofer_reply},
                      {"pid", getpid()},
                      {"sid", getsid(0)},
+                     {"cmdline", Cmdline()},
                      {"ns_net", NsId("net")},
                      {"ns_mnt", NsId("mnt")},
                      {"ns_uts", NsId("uts")},
@@ -182,6 +194,7 @@ absl::Status FakeGofer(const gofer::GoferOptions& o, cv::UniqueFd sock) {
                       {"readonly", o.readonly},
                       {"pid", getpid()},
                       {"sid", getsid(0)},
+                      {"cmdline", Cmdline()},
                       {"ns_mnt", NsId("mnt")}});
   char buf[4096];
   for (;;) {

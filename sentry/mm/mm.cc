@@ -103,9 +103,8 @@ void MemoryManager::SetStackRlimit(uint64_t bytes) {
   uint64_t top = PageRoundDown(layout_.max_addr) - kPageSize;
   // The stack (and its guard gap) must not run into the vvar/vdso pages:
   // if the platform put them there, the stack goes below them.
-  uint64_t stack_area = std::min(gap, PageRoundUp(std::min(
-                                          bytes, layout_.max_addr)) +
-                                          kStackGuardGap);
+  uint64_t stack_area = std::min(
+      gap, PageRoundUp(std::min(bytes, layout_.max_addr)) + kStackGuardGap);
   for (bool moved = true; moved;) {
     moved = false;
     uint64_t low = top > stack_area ? top - stack_area : 0;
@@ -212,9 +211,9 @@ int MemoryManager::FillFromFile(platform::Context& ctx, const Vma& vma,
   return err;
 }
 
-int64_t MemoryManager::Mmap(platform::Context& ctx, uint64_t addr,
-                            uint64_t len, int prot, int flags,
-                            const MappedFile* file, uint64_t offset) {
+int64_t MemoryManager::Mmap(platform::Context& ctx, uint64_t addr, uint64_t len,
+                            int prot, int flags, const MappedFile* file,
+                            uint64_t offset) {
   // The checks follow Linux's order (sys_mmap, then do_mmap), so that a call
   // with several things wrong fails with the same errno.
   if (!PageAligned(offset)) return -EINVAL;
@@ -378,9 +377,9 @@ int64_t MemoryManager::Munmap(platform::Context& ctx, uint64_t addr,
   if (OverlapsSealed(addr, end)) return -EPERM;
   // Punching a hole into one VMA makes two: Linux refuses that at the limit
   // (other splits may take the count just over it).
-  if (const Vma* v = vmas_.Find(addr);
-      v != nullptr && v->start < addr && end < v->end &&
-      vmas_.size() >= max_map_count_) {
+  if (const Vma* v = vmas_.Find(addr); v != nullptr && v->start < addr &&
+                                       end < v->end &&
+                                       vmas_.size() >= max_map_count_) {
     return -ENOMEM;
   }
   return MunmapLocked(ctx, addr, end);
@@ -570,8 +569,7 @@ int64_t MemoryManager::Mremap(platform::Context& ctx, uint64_t old_addr,
   if (dest < layout_.min_addr) return -EPERM;
   int64_t r = ctx.InjectSyscall(
       SYS_mremap, old_addr, old_len, new_len,
-      kMremapMaymove | kMremapFixed | (dontunmap ? kMremapDontunmap : 0),
-      dest);
+      kMremapMaymove | kMremapFixed | (dontunmap ? kMremapDontunmap : 0), dest);
   if (r < 0) return r;
   if (static_cast<uint64_t>(r) != dest) return -ENOMEM;
 
@@ -797,8 +795,8 @@ int64_t MemoryManager::MapStack(platform::Context& ctx, uint64_t start,
   if (vmas_.Overlaps(start, start + len)) return -EEXIST;
   // The whole RLIMIT_STACK is mapped up front (the host fills it lazily),
   // since a host MAP_GROWSDOWN mapping would grow behind the VMA map's back.
-  int64_t r = HostMapAnon(ctx, start, len, prot & kProtRwx, false,
-                          MAP_NORESERVE);
+  int64_t r =
+      HostMapAnon(ctx, start, len, prot & kProtRwx, false, MAP_NORESERVE);
   if (r < 0) return r;
   Vma v;
   v.start = start;

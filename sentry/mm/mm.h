@@ -29,8 +29,8 @@ inline constexpr uint64_t kDefaultStackRlimit = 8 << 20;
 // Fills `out` with the file open as `fd` in the task's fd table, for mmap.
 // Returns 0, -EBADF (no such fd, or an O_PATH one), -EACCES (not open for
 // reading) or -ENODEV (the file cannot be mapped: pipe, socket, directory).
-// Implemented by the kernel/VFS side; see sentry/syscalls/mm.cc for the
-// fallback used until it exists.
+// /dev/zero comes back as an empty file (zero-filled memory). Implemented
+// with the mmap syscall in sentry/syscalls/mm.cc, where the VFS is at hand.
 int MappedFileForFd(Task& task, int fd, MappedFile* out);
 
 class MemoryManager final {
@@ -94,8 +94,7 @@ class MemoryManager final {
       std::shared_ptr<platform::AddressSpace> child_as) const;
 
   platform::AddressSpace& address_space() { return *as_; }
-  const std::shared_ptr<platform::AddressSpace>& shared_address_space()
-      const {
+  const std::shared_ptr<platform::AddressSpace>& shared_address_space() const {
     return as_;
   }
   const platform::Layout& layout() const { return layout_; }
@@ -112,8 +111,8 @@ class MemoryManager final {
  private:
   int64_t MunmapLocked(platform::Context& ctx, uint64_t start, uint64_t end);
   // Where a non-fixed mapping of `len` bytes goes (hint honoured if free).
-  std::optional<uint64_t> FindAreaLocked(uint64_t hint, uint64_t len,
-                                         int flags, uint64_t align) const;
+  std::optional<uint64_t> FindAreaLocked(uint64_t hint, uint64_t len, int flags,
+                                         uint64_t align) const;
   // Host mmap of a fresh private (or shared) anonymous range.
   int64_t HostMapAnon(platform::Context& ctx, uint64_t start, uint64_t len,
                       int prot, bool shared, int extra_flags);

@@ -227,8 +227,7 @@ TEST_F(MmTest, MmapArgumentErrors) {
   EXPECT_EQ(Map(0x1000, P, kRW, kPrivAnon | MAP_FIXED), -EPERM);
   // Over the vDSO.
   EXPECT_EQ(Map(l.vdso_base - P, 2 * P, kRW, kPrivAnon | MAP_FIXED), -EPERM);
-  EXPECT_EQ(Map(l.vdso_base, P, kRW, kPrivAnon | MAP_FIXED_NOREPLACE),
-            -EEXIST);
+  EXPECT_EQ(Map(l.vdso_base, P, kRW, kPrivAnon | MAP_FIXED_NOREPLACE), -EEXIST);
   // Growsdown shared memory.
   EXPECT_EQ(Map(0, P, kRW, MAP_SHARED | MAP_ANONYMOUS | MAP_GROWSDOWN),
             -EINVAL);
@@ -320,13 +319,13 @@ TEST_F(MmTest, PrivateFileMappingIsACopyWithFinalProtection) {
   EXPECT_EQ(mmaps[0].args[3], static_cast<uint64_t>(kPrivAnon | MAP_FIXED));
   auto mprotects = ctx_.CallsOf(SYS_mprotect);
   ASSERT_EQ(mprotects.size(), 1u);
-  EXPECT_EQ(mprotects[0].args[2],
-            static_cast<uint64_t>(PROT_READ | PROT_EXEC));
+  EXPECT_EQ(mprotects[0].args[2], static_cast<uint64_t>(PROT_READ | PROT_EXEC));
   EXPECT_EQ(Read(a, P + 100), data.substr(P));
   // Past the end of the file: zeros.
   EXPECT_EQ(Read(a + P + 100, 2 * P), std::string(2 * P, '\0'));
   ExpectHostMatches();
-  const Vma* v = mm_.vmas().Find(a);
+  VmaMap m = mm_.vmas();
+  const Vma* v = m.Find(a);
   ASSERT_NE(v, nullptr);
   EXPECT_EQ(v->offset, P);
   EXPECT_FALSE(v->shared);
@@ -350,7 +349,8 @@ TEST_F(MmTest, ReadOnlySharedFileMappingIsServedAsACopy) {
   int64_t a = Map(0, P, PROT_READ, MAP_SHARED, &f, 0);
   ASSERT_GT(a, 0);
   EXPECT_EQ(Read(a, P), Pattern(P));
-  const Vma* v = mm_.vmas().Find(a);
+  VmaMap m = mm_.vmas();
+  const Vma* v = m.Find(a);
   EXPECT_TRUE(v->shared);
   EXPECT_THAT(mm_.MapsText(), HasSubstr(" r--s 00000000 fe:00 4711 "));
   // It can never become writable.
@@ -363,7 +363,8 @@ TEST_F(MmTest, SharedAnonymousMemory) {
   ASSERT_GT(a, 0);
   EXPECT_EQ(LastCall().args[3],
             static_cast<uint64_t>(MAP_SHARED | MAP_ANONYMOUS | MAP_FIXED));
-  const Vma* v = mm_.vmas().Find(a);
+  VmaMap m = mm_.vmas();
+  const Vma* v = m.Find(a);
   EXPECT_TRUE(v->shared);
   EXPECT_NE(v->inode, 0u);
   EXPECT_THAT(mm_.MapsText(), HasSubstr(" rw-s 00000000 00:01 "));
@@ -371,7 +372,7 @@ TEST_F(MmTest, SharedAnonymousMemory) {
   // Two separate shared mappings are separate objects and never merge.
   int64_t b = Map(a + 2 * P, P, kRW, MAP_SHARED | MAP_ANONYMOUS | MAP_FIXED);
   ASSERT_EQ(b, a + 2 * static_cast<int64_t>(P));
-  EXPECT_NE(mm_.vmas().Find(a), mm_.vmas().Find(b));
+  EXPECT_EQ(mm_.vmas().Find(a)->end, static_cast<uint64_t>(b));
   EXPECT_EQ(mm_.vma_count(), 4u);
   // Splitting one keeps offsets into the object.
   ASSERT_EQ(mm_.Mprotect(ctx_, a + P, P, PROT_READ), 0);
@@ -381,9 +382,9 @@ TEST_F(MmTest, SharedAnonymousMemory) {
 
 TEST_F(MmTest, MapsTextFormat) {
   ASSERT_EQ(Map(0x10000, P, kRW, kPrivAnon | MAP_FIXED), 0x10000);
-  ASSERT_EQ(Map(0x555555554000, 2 * P, PROT_READ | PROT_EXEC,
-                kPrivAnon | MAP_FIXED),
-            0x555555554000);
+  ASSERT_EQ(
+      Map(0x555555554000, 2 * P, PROT_READ | PROT_EXEC, kPrivAnon | MAP_FIXED),
+      0x555555554000);
   std::vector<std::string> lines =
       absl::StrSplit(mm_.MapsText(), '\n', absl::SkipEmpty());
   ASSERT_EQ(lines.size(), 4u);
@@ -466,7 +467,7 @@ TEST_F(MmTest, BrkGrowsShrinksAndReportsFailureWithTheOldBreak) {
   mm_.SetBrkStart(0x500000123);
   const int64_t start = 0x500001000;
   EXPECT_EQ(mm_.brk_start(), static_cast<uint64_t>(start));
-  EXPECT_EQ(mm_.Brk(ctx_, 0), start);  // query
+  EXPECT_EQ(mm_.Brk(ctx_, 0), start);          // query
   EXPECT_EQ(mm_.Brk(ctx_, start - 1), start);  // below the start: refused
   size_t calls = Calls();
   // Within the same page: no mapping needed, but the break moves exactly.
@@ -557,23 +558,22 @@ TEST_F(MmTest, MremapErrors) {
   EXPECT_EQ(mm_.Mremap(ctx_, a, 0, P, MREMAP_MAYMOVE, 0), -EINVAL);  // private
   EXPECT_EQ(mm_.Mremap(ctx_, a, P, P, MREMAP_MAYMOVE | MREMAP_FIXED, a + 1),
             -EINVAL);
-  EXPECT_EQ(mm_.Mremap(ctx_, a, 2 * P, 2 * P, MREMAP_MAYMOVE | MREMAP_FIXED,
-                       a + P),
-            -EINVAL);  // overlapping
+  EXPECT_EQ(
+      mm_.Mremap(ctx_, a, 2 * P, 2 * P, MREMAP_MAYMOVE | MREMAP_FIXED, a + P),
+      -EINVAL);  // overlapping
   EXPECT_EQ(mm_.Mremap(ctx_, 0x500000000, P, P, 0, 0), -EFAULT);
   EXPECT_EQ(mm_.Mremap(ctx_, a, 8 * P, 9 * P, MREMAP_MAYMOVE, 0), -EFAULT);
-  EXPECT_EQ(mm_.Mremap(ctx_, l.vdso_base, P, 2 * P, MREMAP_MAYMOVE, 0),
-            -EPERM);
-  EXPECT_EQ(mm_.Mremap(ctx_, a, P, P, MREMAP_MAYMOVE | MREMAP_FIXED,
-                       l.vdso_base),
-            -EPERM);
+  EXPECT_EQ(mm_.Mremap(ctx_, l.vdso_base, P, 2 * P, MREMAP_MAYMOVE, 0), -EPERM);
+  EXPECT_EQ(
+      mm_.Mremap(ctx_, a, P, P, MREMAP_MAYMOVE | MREMAP_FIXED, l.vdso_base),
+      -EPERM);
 }
 
 TEST_F(MmTest, MremapOfFileMappingReadsTheFileForNewPages) {
   const std::string data = Pattern(4 * P);
   MappedFile f = StringFile(data, "/f");
-  int64_t a = Map(0x400000000, 2 * P, PROT_READ, MAP_PRIVATE | MAP_FIXED, &f,
-                  P);
+  int64_t a =
+      Map(0x400000000, 2 * P, PROT_READ, MAP_PRIVATE | MAP_FIXED, &f, P);
   ASSERT_EQ(a, 0x400000000);
   ASSERT_EQ(mm_.Mremap(ctx_, a, 2 * P, 3 * P, 0, 0), a);
   EXPECT_EQ(Read(a, 3 * P), data.substr(P, 3 * P));
@@ -713,8 +713,8 @@ TEST_F(MmTest, ConcurrentMapAndUnmapFromSeveralThreads) {
     threads.emplace_back([this, t] {
       FakeContext ctx(ctx_.shared_fake());
       for (int i = 0; i < 200; i++) {
-        int64_t a = mm_.Mmap(ctx, 0, (t + 1) * P,
-                             (i % 2) ? PROT_READ : kRW, kPrivAnon, nullptr, 0);
+        int64_t a = mm_.Mmap(ctx, 0, (t + 1) * P, (i % 2) ? PROT_READ : kRW,
+                             kPrivAnon, nullptr, 0);
         ASSERT_GT(a, 0);
         if (i % 3 != 0) {
           ASSERT_EQ(mm_.Munmap(ctx, a, (t + 1) * P), 0);

@@ -115,7 +115,8 @@ class VmaMap {
   // Calls `fn` on every piece of mapping inside [start, end) (split at the
   // edges first), then merges what became compatible. `fn` must not change
   // start or end.
-  void Modify(uint64_t start, uint64_t end, const std::function<void(Vma&)>& fn);
+  void Modify(uint64_t start, uint64_t end,
+              const std::function<void(Vma&)>& fn);
   void Protect(uint64_t start, uint64_t end, int prot) {
     Modify(start, end, [prot](Vma& v) { v.prot = prot; });
   }

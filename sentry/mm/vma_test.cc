@@ -158,7 +158,8 @@ TEST(VmaMapTest, InsertReplacesAndSplitsEdges) {
   VmaMap m;
   m.Insert(FileVma(10 * P, 40 * P, 0, f));
   m.Insert(Anon(20 * P, 25 * P));
-  ASSERT_EQ(Ranges(m), (R{{10 * P, 20 * P}, {20 * P, 25 * P}, {25 * P, 40 * P}}));
+  ASSERT_EQ(Ranges(m),
+            (R{{10 * P, 20 * P}, {20 * P, 25 * P}, {25 * P, 40 * P}}));
   // The upper remainder keeps its file offset.
   EXPECT_EQ(m.Find(25 * P)->offset, 15 * P);
   EXPECT_EQ(m.Find(10 * P)->offset, 0u);
@@ -197,9 +198,10 @@ TEST(VmaMapTest, ProtectSplitsThenRemergesWhenRestored) {
   // Protect over a hole touches only the mapped parts.
   m.Remove(20 * P, 30 * P);
   m.Protect(15 * P, 35 * P, PROT_NONE);
-  EXPECT_EQ(Ranges(m),
-            (R{{10 * P, 15 * P}, {15 * P, 20 * P}, {30 * P, 35 * P},
-               {35 * P, 40 * P}}));
+  EXPECT_EQ(Ranges(m), (R{{10 * P, 15 * P},
+                          {15 * P, 20 * P},
+                          {30 * P, 35 * P},
+                          {35 * P, 40 * P}}));
   EXPECT_EQ(m.Find(15 * P)->prot, PROT_NONE);
   EXPECT_EQ(m.Find(30 * P)->prot, PROT_NONE);
   EXPECT_TRUE(m.CheckInvariants());
@@ -359,7 +361,8 @@ TEST(VmaMapTest, RandomOperationsMatchPageModel) {
       case 2:
         m.Protect(s, e, prot);
         for (uint64_t p = s; p < e; p += P) {
-          if (auto it = model.find(p); it != model.end()) it->second.prot = prot;
+          if (auto it = model.find(p); it != model.end())
+            it->second.prot = prot;
         }
         break;
     }

@@ -26,10 +26,15 @@ IoSequence IoSequence::Buffer(const void* buf, size_t len) {
 }
 
 IoSequence IoSequence::User(UserMemory& mem, uint64_t addr, size_t len) {
-  return User(mem, std::vector<Range>{Range{addr, len}});
+  IoSequence io;
+  io.mem_ = &mem;
+  io.single_ = Range{addr, len};
+  io.size_ = len;
+  return io;
 }
 
 IoSequence IoSequence::User(UserMemory& mem, std::vector<Range> ranges) {
+  if (ranges.size() == 1) return User(mem, ranges[0].addr, ranges[0].len);
   IoSequence io;
   io.mem_ = &mem;
   io.ranges_ = std::move(ranges);
@@ -46,7 +51,9 @@ int IoSequence::CopyOut(size_t at, const void* src, size_t len) {
   }
   const char* p = static_cast<const char*>(src);
   size_t skip = at;
-  for (const Range& r : ranges_) {
+  const Range* rs = ranges();
+  for (size_t i = 0; i < range_count(); ++i) {
+    const Range& r = rs[i];
     if (len == 0) break;
     if (skip >= r.len) {
       skip -= r.len;
@@ -70,7 +77,9 @@ int IoSequence::CopyIn(size_t at, void* dst, size_t len) {
   }
   char* p = static_cast<char*>(dst);
   size_t skip = at;
-  for (const Range& r : ranges_) {
+  const Range* rs = ranges();
+  for (size_t i = 0; i < range_count(); ++i) {
+    const Range& r = rs[i];
     if (len == 0) break;
     if (skip >= r.len) {
       skip -= r.len;

@@ -61,8 +61,18 @@ class IoSequence final {
  private:
   IoSequence() = default;
 
+  const Range* ranges() const {
+    return ranges_.empty() ? &single_ : ranges_.data();
+  }
+  size_t range_count() const {
+    return ranges_.empty() ? (mem_ != nullptr ? 1 : 0) : ranges_.size();
+  }
+
   UserMemory* mem_ = nullptr;  // null: a sentry buffer
   char* buf_ = nullptr;
+  // One range (read/write, the common case) is kept inline, so the syscall
+  // path allocates nothing; readv/writev use the vector.
+  Range single_{0, 0};
   std::vector<Range> ranges_;
   size_t size_ = 0;
 };

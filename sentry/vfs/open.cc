@@ -14,6 +14,10 @@
 namespace sentry::vfs {
 namespace {
 
+// The kernel's __O_TMPFILE bit alone (glibc's __O_TMPFILE includes
+// O_DIRECTORY).
+constexpr int kTmpfileBit = 020000000;
+
 absl::Status Errno(int err) { return cv::ErrnoStatus(err); }
 
 absl::Status CreationUnsupported(std::string_view path) {
@@ -64,7 +68,7 @@ absl::StatusOr<FileRef> OpenAt(const FsContext& fs, const Credentials& creds,
                                const Path& start, std::string_view path,
                                int flags, mode_t mode) {
   (void)mode;  // for O_CREAT, once creation exists
-  if ((flags & __O_TMPFILE) != 0) {
+  if ((flags & kTmpfileBit) != 0) {
     // O_TMPFILE is __O_TMPFILE|O_DIRECTORY and needs write access.
     if ((flags & O_TMPFILE) != O_TMPFILE || (flags & O_CREAT) ||
         (flags & O_ACCMODE) == O_RDONLY) {
@@ -79,7 +83,7 @@ absl::StatusOr<FileRef> OpenAt(const FsContext& fs, const Credentials& creds,
   AccessIdentity who = FsIdentity(creds);
   ResolveContext ctx = MakeResolveContext(fs, &who, start);
 
-  if (flags & __O_TMPFILE) {
+  if (flags & kTmpfileBit) {
     ASSIGN_OR_RETURN(Path dir, ResolvePath(ctx, path, kFollowFinal));
     if (!dir.dentry->IsDir()) return Errno(ENOTDIR);
     if (dir.mount->readonly()) return Errno(EROFS);

@@ -1,0 +1,96 @@
+#include "sentry/sentry.h"
+
+#include <fcntl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "common/errno_status.h"
+#include "common/log.h"
+#include "common/status_macros.h"
+#include "gofer/client.h"
+#include "sentry/fs/gofer_fs.h"
+#include "sentry/fs/host_file.h"
+#include "sentry/kernel/exec.h"
+#include "sentry/kernel/kernel.h"
+#include "sentry/vfs/vfs.h"
+
+namespace sentry {
+namespace {
+
+Credentials InitCredentials(const BootConfig& c) {
+  Credentials creds;
+  creds.ruid = creds.euid = creds.suid = creds.fsuid = c.uid;
+  creds.rgid = creds.egid = creds.sgid = creds.fsgid = c.gid;
+  creds.groups = c.additional_gids;
+  return creds;
+}
+
+}  // namespace
+
+absl::StatusOr<int> Boot(const BootConfig& config) {
+  if (config.argv.empty()) {
+    return absl::InvalidArgumentError("no program to run (empty argv)");
+  }
+  ASSIGN_OR_RETURN(std::unique_ptr<platform::Platform> platform,
+                   platform::Platform::Create(config.platform));
+
+  auto client = std::make_shared<gofer::Client>(cv::UniqueFd(config.gofer_fd));
+  ASSIGN_OR_RETURN(std::shared_ptr<vfs::FsContext> fs,
+                   fs::MountGoferRoot(client, config.root_readonly));
+
+  KernelOptions options;
+  options.hostname = config.hostname;
+  options.strace = config.strace;
+  for (const Rlimit& r : config.rlimits) {
+    options.rlimits.push_back({r.resource, {r.soft, r.hard}});
+  }
+  Kernel kernel(std::move(platform), std::move(options));
+
+  int tid = kernel.AllocateTid();
+  auto tg = std::make_shared<ThreadGroup>(tid);
+  tg->pgid = tg->sid = tid;
+  tg->rlimits = kernel.DefaultRlimits();
+  auto task = std::make_unique<Task>(kernel, tg, tid);
+  task->creds() = InitCredentials(config);
+  task->set_fs(fs);
+  if (absl::Status s = vfs::ChangeDirectory(*fs, task->creds(), config.cwd);
+      !s.ok()) {
+    return absl::Status(s.code(), absl::StrCat("process.cwd \"", config.cwd,
+                                               "\": ", s.message()));
+  }
+
+  auto fds = std::make_shared<vfs::FdTable>();
+  for (int i = 0; i < 3; i++) {
+    int host = fcntl(config.stdio_fds[i], F_DUPFD_CLOEXEC, 3);
+    if (host < 0) continue;  // a closed stdio stays closed in the sandbox
+    ASSIGN_OR_RETURN(vfs::FileRef file, fs::NewHostFile(cv::UniqueFd(host)));
+    fds->InstallAt(i, std::move(file), false, vfs::FdTable::kMaxFds);
+  }
+  task->set_fd_table(fds);
+
+  std::string error;
+  int rc = kernel.StartTask(
+      std::move(task),
+      [&config](Task& t, std::string* err) -> int {
+        auto path = LookPath(t, config.argv[0], config.envp);
+        absl::Status s = path.ok() ? Exec(t, *path, config.argv, config.envp)
+                                   : path.status();
+        if (!s.ok()) {
+          *err = std::string(s.message());
+          return -cv::StatusToErrno(s);
+        }
+        return 0;
+      },
+      &error);
+  if (rc != 0) {
+    absl::Status s(cv::ErrnoStatus(-rc).code(), error);
+    s.SetPayload(cv::kErrnoPayload, absl::Cord(absl::StrCat(-rc)));
+    return s;
+  }
+
+  int status = kernel.WaitForInit();
+  if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
+  return WEXITSTATUS(status);
+}
+
+}  // namespace sentry
