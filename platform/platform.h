@@ -74,7 +74,7 @@ struct Layout {
   uint64_t vdso_size;
   uint64_t vvar_base;  // start of the [vvar] pages before the vDSO
   uint64_t vvar_size;  // bytes of vvar (and vvar_vclock) pages
-  uint64_t stub_base;  // the stub's code region
+  uint64_t stub_base;  // the stub region (code page, then a scratch page)
   uint64_t stub_size;
 };
 
@@ -169,7 +169,8 @@ class PendingContext {
 // keep SIGCHLD without a handler (every tracee stop sends the tracer's
 // process a SIGCHLD), and never wait for "any child" (waitpid(-1), wait()):
 // any thread may reap a stub's ptrace events that way. Create the platform
-// before installing the sentry's own seccomp filter (stubs would inherit it).
+// while /proc is mounted (it reads the stub template's maps) and before
+// installing the sentry's own seccomp filter (stubs would inherit it).
 class Platform {
  public:
   virtual ~Platform() = default;

@@ -23,8 +23,7 @@ BootRequest Sample() {
   c.gid = 100;
   c.additional_gids = {5, 6};
   c.hostname = "box";
-  c.rlimits = {{RLIMIT_NOFILE, 1024, 4096},
-               {RLIMIT_CORE, 0, RLIM_INFINITY}};
+  c.rlimits = {{RLIMIT_NOFILE, 1024, 4096}, {RLIMIT_CORE, 0, RLIM_INFINITY}};
   c.platform = "ptrace";
   c.strace = true;
   c.root_readonly = true;
@@ -40,7 +39,8 @@ BootRequest Sample() {
 }
 
 TEST(BootConfigTest, RoundTrip) {
-  absl::StatusOr<BootRequest> r = BootRequestFromJson(BootRequestToJson(Sample()));
+  absl::StatusOr<BootRequest> r =
+      BootRequestFromJson(BootRequestToJson(Sample()));
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_EQ(r->container_id, "c1");
   EXPECT_EQ(r->network, "none");

@@ -34,9 +34,9 @@ constexpr const char* kPlatforms[] = {"ptrace"};
 // Global flags that take a value (for splitting the command line before the
 // parser sees it).
 const std::set<std::string>& GlobalValueFlags() {
-  static const auto* s = new std::set<std::string>{
-      "--root", "--log", "--log-format", "--debug-log", "--platform",
-      "--network"};
+  static const auto* s =
+      new std::set<std::string>{"--root",      "--log",      "--log-format",
+                                "--debug-log", "--platform", "--network"};
   return *s;
 }
 const std::set<std::string>& GlobalBoolFlags() {
@@ -46,15 +46,17 @@ const std::set<std::string>& GlobalBoolFlags() {
 }
 
 bool IsOption(const std::string& a) { return a.size() > 1 && a[0] == '-'; }
-std::string OptionName(const std::string& a) { return a.substr(0, a.find('=')); }
+std::string OptionName(const std::string& a) {
+  return a.substr(0, a.find('='));
+}
 
 // The runc commands that are not here yet get a clearer message than
 // "unknown command".
 bool IsPlannedCommand(const std::string& c) {
   static const auto* s = new std::set<std::string>{
-      "create", "start", "exec", "kill", "delete", "state", "list", "ps",
-      "wait", "events", "pause", "resume", "checkpoint", "restore", "spec",
-      "update", "features"};
+      "create",     "start",   "exec", "kill",   "delete",  "state",
+      "list",       "ps",      "wait", "events", "pause",   "resume",
+      "checkpoint", "restore", "spec", "update", "features"};
   return s->count(c) > 0;
 }
 
@@ -95,7 +97,7 @@ struct GoferFlags {
 
 // Where the CLI's own log goes, so that errors reach it too.
 struct CliLog {
-  bool to_file = false;  // the logger writes to a file, not stderr
+  bool to_file = false;          // the logger writes to a file, not stderr
   std::string extra_error_path;  // --log when the logger writes elsewhere
   bool json = false;
 };
@@ -142,8 +144,9 @@ void ReportError(absl::string_view msg) {
     if (fd < 0) return;
     std::string line;
     if (log.json) {
-      nlohmann::json j = {
-          {"level", "error"}, {"msg", std::string(msg)}, {"time", NowRfc3339()}};
+      nlohmann::json j = {{"level", "error"},
+                          {"msg", std::string(msg)},
+                          {"time", NowRfc3339()}};
       line = j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
     } else {
       line = absl::StrCat(NowRfc3339(), " error runsc: ", msg);
@@ -162,9 +165,10 @@ int Fail(const absl::Status& s) {
 // The CLI process's own log: --debug-log DIR/runsc.<command>.log, else
 // --log, else stderr with --debug, else nowhere (errors still reach stderr
 // through ReportError).
-absl::Status SetUpCliLogging(const GlobalOptions& g, absl::string_view command) {
-  cv::InitLogging({.path = "", .json = g.log_json, .debug = g.debug,
-                   .component = "runsc"});
+absl::Status SetUpCliLogging(const GlobalOptions& g,
+                             absl::string_view command) {
+  cv::InitLogging(
+      {.path = "", .json = g.log_json, .debug = g.debug, .component = "runsc"});
   CliLog& log = TheCliLog();
   log.json = g.log_json;
   std::string path;
@@ -189,7 +193,9 @@ absl::Status SetUpCliLogging(const GlobalOptions& g, absl::string_view command) 
 // The child commands log to the fd runsc opened for them, or nowhere.
 void SetUpChildLogging(const GlobalOptions& g, int log_fd,
                        absl::string_view component) {
-  cv::InitLogging({.path = "", .json = g.log_json, .debug = g.debug,
+  cv::InitLogging({.path = "",
+                   .json = g.log_json,
+                   .debug = g.debug,
                    .component = std::string(component)});
   if (log_fd >= 0) {
     fcntl(log_fd, F_SETFD, FD_CLOEXEC);
@@ -213,8 +219,9 @@ absl::Status ValidateGlobals(const GlobalOptions& g) {
         " is not supported yet: only --network=none is implemented"));
   }
   if (g.network != "none") {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "invalid --network \"", g.network, "\": expected none, sandbox or host"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("invalid --network \"", g.network,
+                     "\": expected none, sandbox or host"));
   }
   return absl::OkStatus();
 }
@@ -238,7 +245,8 @@ absl::StatusOr<int> CmdRun(const GlobalOptions& g, const RunFlags& f) {
   if (!f.console_socket.empty()) {
     return absl::UnimplementedError("--console-socket is not supported yet");
   }
-  if (f.keep) return absl::UnimplementedError("run --keep is not supported yet");
+  if (f.keep)
+    return absl::UnimplementedError("run --keep is not supported yet");
   if (f.preserve_fds != 0) {
     return absl::UnimplementedError("--preserve-fds is not supported yet");
   }
@@ -334,8 +342,9 @@ absl::StatusOr<int> CmdDo(const GlobalOptions& g, const DoFlags& f) {
   c.strace = g.strace;
   c.root_readonly = f.root_readonly;
   if (!f.root_readonly) {
-    cv::LogWarning("do: the host's root file system is writable from the "
-                   "sandbox (--root-readonly=false)");
+    cv::LogWarning(
+        "do: the host's root file system is writable from the "
+        "sandbox (--root-readonly=false)");
   }
   cv::LogInfo("do: running ", absl::StrJoin(f.command, " "), " as ", s.id);
   return RunSandbox(g, s);
@@ -361,7 +370,8 @@ absl::StatusOr<int> CmdDo(const GlobalOptions& g, const DoFlags& f) {
   };
   if (f.config_fd < 0) fail("boot: --config-fd is required");
   absl::StatusOr<std::string> text = ReadAll(f.config_fd, 64 << 20);
-  if (!text.ok()) fail(absl::StrCat("boot: reading config: ", text.status().message()));
+  if (!text.ok())
+    fail(absl::StrCat("boot: reading config: ", text.status().message()));
   close(f.config_fd);
   absl::StatusOr<BootRequest> request = BootRequestFromJson(*text);
   if (!request.ok()) fail(request.status().message());
@@ -474,8 +484,8 @@ int Main(int argc, char** argv, const Entrypoints& entry) {
       return Fail(absl::UnimplementedError(
           absl::StrCat("command \"", sub, "\" is not implemented yet")));
     }
-    return Fail(absl::InvalidArgumentError(absl::StrCat(
-        "unknown command \"", sub, "\" (see runsc --help)")));
+    return Fail(absl::InvalidArgumentError(
+        absl::StrCat("unknown command \"", sub, "\" (see runsc --help)")));
   }
 
   GlobalOptions g;
@@ -521,7 +531,8 @@ int Main(int argc, char** argv, const Entrypoints& entry) {
       "do", "run CMD in a sandbox over the host's root file system");
   do_cmd->add_flag("--root-readonly", df.root_readonly,
                    "serve the host's / read-only (default: true)");
-  do_cmd->add_option("--cwd", df.cwd, "working directory (default: the current one)");
+  do_cmd->add_option("--cwd", df.cwd,
+                     "working directory (default: the current one)");
   do_cmd->footer("Usage: runsc do [flags] [--] CMD [ARG...]\n");
 
   BootFlags bf;

@@ -226,7 +226,8 @@ TEST_F(CliTest, BootGetsTheSpec) {
   for (const char* ns : {"net", "mnt", "uts", "ipc", "pid"}) {
     char buf[128] = {};
     ASSERT_GT(readlink(absl::StrCat("/proc/self/ns/", ns).c_str(), buf,
-                       sizeof buf - 1), 0);
+                       sizeof buf - 1),
+              0);
     EXPECT_NE(b[absl::StrCat("ns_", ns)], std::string(buf)) << ns;
   }
   EXPECT_EQ(b["fds"], json({0, 1, 2, 4, 5, 6}));  // 6: the --strace log fd
@@ -243,17 +244,18 @@ TEST_F(CliTest, BootGetsTheSpec) {
 TEST_F(CliTest, ChildCommandLines) {
   WriteConfig(Config({"/bin/true"}));
   std::string dir = tmp_ + "/logs";
-  ASSERT_EQ(RunContainer({"--debug", "--debug-log", dir, "--log-format=json"})
-                .status, 0);
-  EXPECT_EQ(Dump("boot.json")["cmdline"],
-            json({"runsc", "--debug", "--log-format=json", "boot",
-                  "--config-fd=3", "--gofer-fd=4", "--error-fd=5",
-                  "--log-fd=6", "--", id_}));
-  EXPECT_EQ(Dump("gofer.json")["cmdline"],
-            json({"runsc", "--debug", "--log-format=json", "gofer",
-                  "--sock-fd=3", "--log-fd=4",
-                  absl::StrCat("--rootfs=", bundle_, "/rootfs"), "--readonly",
-                  "--", id_}));
+  ASSERT_EQ(
+      RunContainer({"--debug", "--debug-log", dir, "--log-format=json"}).status,
+      0);
+  EXPECT_EQ(
+      Dump("boot.json")["cmdline"],
+      json({"runsc", "--debug", "--log-format=json", "boot", "--config-fd=3",
+            "--gofer-fd=4", "--error-fd=5", "--log-fd=6", "--", id_}));
+  EXPECT_EQ(
+      Dump("gofer.json")["cmdline"],
+      json({"runsc", "--debug", "--log-format=json", "gofer", "--sock-fd=3",
+            "--log-fd=4", absl::StrCat("--rootfs=", bundle_, "/rootfs"),
+            "--readonly", "--", id_}));
   // Without logging flags the children get no log fd.
   ASSERT_EQ(RunContainer().status, 0);
   EXPECT_EQ(Dump("boot.json")["cmdline"],
@@ -348,9 +350,10 @@ TEST_F(CliTest, ExistingIdIsRefused) {
   ASSERT_EQ(mkdir(absl::StrCat(root_, "/", id_).c_str(), 0700), 0);
   Result r = RunContainer();
   EXPECT_EQ(r.status, 1);
-  EXPECT_EQ(r.err, absl::StrCat("runsc: container \"", id_, "\" already exists\n"));
+  EXPECT_EQ(r.err,
+            absl::StrCat("runsc: container \"", id_, "\" already exists\n"));
   EXPECT_TRUE(Exists(absl::StrCat(root_, "/", id_)));  // not ours to remove
-  EXPECT_FALSE(Exists(dump_ + "/boot.json"));         // nothing started
+  EXPECT_FALSE(Exists(dump_ + "/boot.json"));          // nothing started
 }
 
 TEST_F(CliTest, InvalidId) {
@@ -364,7 +367,8 @@ TEST_F(CliTest, InvalidId) {
 }
 
 TEST_F(CliTest, SignalsAreForwarded) {
-  for (int sig : {SIGTERM, SIGINT, SIGHUP, SIGUSR1, SIGUSR2, SIGWINCH, SIGQUIT}) {
+  for (int sig :
+       {SIGTERM, SIGINT, SIGHUP, SIGUSR1, SIGUSR2, SIGWINCH, SIGQUIT}) {
     SCOPED_TRACE(sig);
     std::string ready = tmp_ + "/ready";
     unlink(ready.c_str());
@@ -415,8 +419,8 @@ TEST_F(CliTest, DyingGoferStopsTheSandbox) {
 TEST_F(CliTest, KilledRunscTakesTheSandboxAlong) {
   std::string marker = absl::StrCat("1001.", getpid());
   std::string ready = tmp_ + "/ready";
-  WriteConfig(Config({"/bin/sh", "-c",
-                      absl::StrCat("touch ", ready, "; sleep ", marker)}));
+  WriteConfig(Config(
+      {"/bin/sh", "-c", absl::StrCat("touch ", ready, "; sleep ", marker)}));
   Child c = Start({"--root", root_, "run", "--bundle", bundle_, id_});
   ASSERT_TRUE(WaitFor([&] { return Exists(ready); }));
   // runsc itself, boot and gofer carry the id on their command lines.
@@ -463,7 +467,8 @@ TEST_F(CliTest, DoCommandFlagsAreTheCommands) {
                   "exit 0", "--root", "x", "--debug"});
   EXPECT_EQ(r.status, 0) << r.err;
   json b = Dump("boot.json");
-  EXPECT_EQ(b["argv"], json({"/bin/sh", "-c", "exit 0", "--root", "x", "--debug"}));
+  EXPECT_EQ(b["argv"],
+            json({"/bin/sh", "-c", "exit 0", "--root", "x", "--debug"}));
   EXPECT_EQ(b["cwd"], "/");
   r = Run({"--root", root_, "do", "--root-readonly=false", "--", "/bin/true",
            "-x"});
@@ -477,8 +482,9 @@ TEST_F(CliTest, DoCommandFlagsAreTheCommands) {
 TEST_F(CliTest, DoWithoutCommand) {
   Result r = Run({"--root", root_, "do"});
   EXPECT_EQ(r.status, 1);
-  EXPECT_EQ(r.err,
-            "runsc: do: a command is required: runsc do [flags] CMD [ARG...]\n");
+  EXPECT_EQ(
+      r.err,
+      "runsc: do: a command is required: runsc do [flags] CMD [ARG...]\n");
 }
 
 TEST_F(CliTest, DoMissingBinary) {
@@ -500,7 +506,8 @@ TEST_F(CliTest, GlobalFlagErrors) {
   };
   Result r = run({"--platform", "kvm"});
   EXPECT_EQ(r.status, 1);
-  EXPECT_EQ(r.err, "runsc: invalid --platform \"kvm\": supported platforms: ptrace\n");
+  EXPECT_EQ(r.err,
+            "runsc: invalid --platform \"kvm\": supported platforms: ptrace\n");
   r = run({"--network=sandbox"});
   EXPECT_EQ(r.status, 1);
   EXPECT_EQ(r.err,
@@ -510,11 +517,13 @@ TEST_F(CliTest, GlobalFlagErrors) {
   EXPECT_EQ(r.status, 1);
   EXPECT_THAT(r.err, HasSubstr("--network=host is not supported yet"));
   r = run({"--network", "bogus"});
-  EXPECT_EQ(r.err,
-            "runsc: invalid --network \"bogus\": expected none, sandbox or host\n");
+  EXPECT_EQ(
+      r.err,
+      "runsc: invalid --network \"bogus\": expected none, sandbox or host\n");
   r = run({"--log-format", "xml"});
   EXPECT_EQ(r.status, 1);
-  EXPECT_EQ(r.err, "runsc: invalid --log-format \"xml\": expected text or json\n");
+  EXPECT_EQ(r.err,
+            "runsc: invalid --log-format \"xml\": expected text or json\n");
   EXPECT_FALSE(Exists(dump_ + "/boot.json"));
   EXPECT_THAT(DirEntries(root_), ElementsAre());
 
@@ -539,7 +548,8 @@ TEST_F(CliTest, CommandErrors) {
   EXPECT_EQ(r.err, "runsc: command \"create\" is not implemented yet\n");
   r = Run({});
   EXPECT_EQ(r.status, 1);
-  EXPECT_EQ(r.err, "runsc: a command is required: run or do (see runsc --help)\n");
+  EXPECT_EQ(r.err,
+            "runsc: a command is required: run or do (see runsc --help)\n");
   r = Run({"run"});
   EXPECT_EQ(r.status, 1);
   EXPECT_THAT(r.err, StartsWith("runsc: id is required"));
@@ -578,14 +588,15 @@ TEST_F(CliTest, DebugLogDirectory) {
   WriteConfig(Config({"/bin/true"}));
   std::string dir = tmp_ + "/logs";
   std::string log = tmp_ + "/log.json";
-  Result r = RunContainer({"--debug", "--debug-log", dir, "--log", log,
-                           "--log-format=json"});
+  Result r = RunContainer(
+      {"--debug", "--debug-log", dir, "--log", log, "--log-format=json"});
   EXPECT_EQ(r.status, 0) << r.err;
   EXPECT_EQ(r.err, "");  // logs went to files, not to the container's stderr
   for (const char* f : {"runsc.run.log", "runsc.boot.log", "runsc.gofer.log"}) {
     std::string text = Slurp(absl::StrCat(dir, "/", f));
     EXPECT_FALSE(text.empty()) << f;
-    for (absl::string_view line : absl::StrSplit(text, '\n', absl::SkipEmpty())) {
+    for (absl::string_view line :
+         absl::StrSplit(text, '\n', absl::SkipEmpty())) {
       EXPECT_TRUE(json::accept(line)) << f << ": " << line;
     }
   }
@@ -603,11 +614,12 @@ TEST_F(CliTest, RealGoferServesTheRootfs) {
   struct stat rootfs;
   ASSERT_EQ(stat((bundle_ + "/rootfs").c_str(), &rootfs), 0);
   WriteConfig(Config({"/bin/true"}));
-  Result r = RunContainer({}, {"CVISOR_FAKE_GOFER=real", "CVISOR_FAKE_WALK=hello"});
+  Result r =
+      RunContainer({}, {"CVISOR_FAKE_GOFER=real", "CVISOR_FAKE_WALK=hello"});
   EXPECT_EQ(r.status, 0) << r.err;
   EXPECT_EQ(Dump("boot.json")["gofer_reply"],
-            absl::StrCat("root ino=", rootfs.st_ino, "; walk hello: ino=",
-                         hello.st_ino));
+            absl::StrCat("root ino=", rootfs.st_ino,
+                         "; walk hello: ino=", hello.st_ino));
   EXPECT_THAT(ProcessesMatching(id_), ElementsAre());
 
   r = RunContainer({}, {"CVISOR_FAKE_GOFER=real", "CVISOR_FAKE_WALK=missing"});
@@ -624,9 +636,9 @@ TEST_F(CliTest, RealGoferServesTheHostRootForDo) {
   Result r = Run({"--root", root_, "do", "/bin/true"},
                  {"CVISOR_FAKE_GOFER=real", "CVISOR_FAKE_WALK=etc"});
   EXPECT_EQ(r.status, 0) << r.err;
-  EXPECT_EQ(Dump("boot.json")["gofer_reply"],
-            absl::StrCat("root ino=", root.st_ino, "; walk etc: ino=",
-                         etc.st_ino));
+  EXPECT_EQ(
+      Dump("boot.json")["gofer_reply"],
+      absl::StrCat("root ino=", root.st_ino, "; walk etc: ino=", etc.st_ino));
   EXPECT_THAT(DirEntries(root_), ElementsAre());
 }
 #endif  // CVISOR_HAVE_GOFER
@@ -645,7 +657,8 @@ TEST(CommandLineTest, SplitDo) {
   SplitArgs s = SplitCommandLine(
       {"runsc", "--root", "do", "do", "--cwd", "/x", "ls", "-la", "--", "y"});
   EXPECT_EQ(s.subcommand, "do");
-  EXPECT_THAT(s.head, ElementsAre("runsc", "--root", "do", "do", "--cwd", "/x"));
+  EXPECT_THAT(s.head,
+              ElementsAre("runsc", "--root", "do", "do", "--cwd", "/x"));
   EXPECT_THAT(s.command, ElementsAre("ls", "-la", "--", "y"));
 
   s = SplitCommandLine({"runsc", "do", "--root-readonly=false", "--", "-x"});

@@ -40,7 +40,8 @@ int PidfdOpen(pid_t pid) {
   return static_cast<int>(syscall(SYS_pidfd_open, pid, 0));
 }
 int PidfdSendSignal(int pidfd, int sig) {
-  return static_cast<int>(syscall(SYS_pidfd_send_signal, pidfd, sig, nullptr, 0));
+  return static_cast<int>(
+      syscall(SYS_pidfd_send_signal, pidfd, sig, nullptr, 0));
 }
 
 // What the child reports through the exec-status pipe when a step before
@@ -94,8 +95,8 @@ struct ChildReport {
 std::string ExitStatus::ToString() const {
   if (!signaled) return absl::StrCat("exit status ", code);
   const char* name = sigabbrev_np(code);
-  return absl::StrCat("killed by signal ", code, " (SIG",
-                      name ? name : "?", ")");
+  return absl::StrCat("killed by signal ", code, " (SIG", name ? name : "?",
+                      ")");
 }
 
 absl::StatusOr<Child> Child::Spawn(const SpawnOptions& options) {
@@ -103,10 +104,12 @@ absl::StatusOr<Child> Child::Spawn(const SpawnOptions& options) {
   // it may only make async-signal-safe calls (it is a fork of a process
   // whose allocator locks may be held).
   std::vector<char*> argv;
-  for (const auto& a : options.argv) argv.push_back(const_cast<char*>(a.c_str()));
+  for (const auto& a : options.argv)
+    argv.push_back(const_cast<char*>(a.c_str()));
   argv.push_back(nullptr);
   std::vector<char*> envp;
-  for (const auto& e : options.env) envp.push_back(const_cast<char*>(e.c_str()));
+  for (const auto& e : options.env)
+    envp.push_back(const_cast<char*>(e.c_str()));
   envp.push_back(nullptr);
 
   int report[2];

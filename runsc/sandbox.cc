@@ -114,8 +114,8 @@ std::vector<std::string> Environment() {
 
 absl::StatusOr<cv::UniqueFd> SealedMemfd(absl::string_view name,
                                          absl::string_view contents) {
-  cv::UniqueFd fd(memfd_create(std::string(name).c_str(),
-                               MFD_CLOEXEC | MFD_ALLOW_SEALING));
+  cv::UniqueFd fd(
+      memfd_create(std::string(name).c_str(), MFD_CLOEXEC | MFD_ALLOW_SEALING));
   if (!fd) return cv::ErrnoStatus(errno, "memfd_create");
   size_t done = 0;
   while (done < contents.size()) {
@@ -196,7 +196,8 @@ absl::StatusOr<int> RunSandbox(const GlobalOptions& globals,
   IgnoreSigpipe sigpipe;
   ASSIGN_OR_RETURN(SignalForwarding signals, SignalForwarding::Start());
 
-  ASSIGN_OR_RETURN(ContainerDir dir, ContainerDir::Create(globals.root, spec.id));
+  ASSIGN_OR_RETURN(ContainerDir dir,
+                   ContainerDir::Create(globals.root, spec.id));
   ContainerState state;
   state.id = spec.id;
   state.status = "creating";
@@ -229,7 +230,9 @@ absl::StatusOr<int> RunSandbox(const GlobalOptions& globals,
   g.argv.insert(g.argv.end(), {"--", spec.id});
   g.env = env;
   g.clone_flags = kGoferNamespaces;
-  g.fds = {{devnull.get(), 0}, {devnull.get(), 1}, {STDERR_FILENO, 2},
+  g.fds = {{devnull.get(), 0},
+           {devnull.get(), 1},
+           {STDERR_FILENO, 2},
            {gofer_end.get(), 3}};
   if (gofer_log) g.fds.push_back({gofer_log.get(), 4});
   g.sigactions = {{SIGPIPE, sigpipe.old()}};
@@ -240,8 +243,9 @@ absl::StatusOr<int> RunSandbox(const GlobalOptions& globals,
   gofer_log.reset();
 
   // The sandbox: the caller's stdio become the container's fds 0, 1, 2.
-  ASSIGN_OR_RETURN(cv::UniqueFd config,
-                   SealedMemfd("runsc-boot-config", BootRequestToJson(spec.boot)));
+  ASSIGN_OR_RETURN(
+      cv::UniqueFd config,
+      SealedMemfd("runsc-boot-config", BootRequestToJson(spec.boot)));
   int ep[2];
   if (pipe2(ep, O_CLOEXEC) != 0) return cv::ErrnoStatus(errno, "pipe2");
   cv::UniqueFd error_r(ep[0]), error_w(ep[1]);
@@ -256,8 +260,8 @@ absl::StatusOr<int> RunSandbox(const GlobalOptions& globals,
   b.argv.insert(b.argv.end(), {"--", spec.id});
   b.env = env;
   b.clone_flags = kBootNamespaces;
-  b.fds = {{STDIN_FILENO, 0},   {STDOUT_FILENO, 1},    {STDERR_FILENO, 2},
-           {config.get(), 3},   {sentry_end.get(), 4}, {error_w.get(), 5}};
+  b.fds = {{STDIN_FILENO, 0}, {STDOUT_FILENO, 1},    {STDERR_FILENO, 2},
+           {config.get(), 3}, {sentry_end.get(), 4}, {error_w.get(), 5}};
   if (boot_log) b.fds.push_back({boot_log.get(), 6});
   b.sigactions = {{SIGPIPE, sigpipe.old()}};
   ASSIGN_OR_RETURN(Child boot, Child::Spawn(b));

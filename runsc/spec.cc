@@ -49,8 +49,8 @@ constexpr RlimitName kRlimits[] = {
     {"RLIMIT_RTTIME", RLIMIT_RTTIME},
 };
 
-constexpr const char* kNamespaceTypes[] = {
-    "pid", "network", "mount", "ipc", "uts", "user", "cgroup", "time"};
+constexpr const char* kNamespaceTypes[] = {"pid", "network", "mount",  "ipc",
+                                           "uts", "user",    "cgroup", "time"};
 
 // A JSON-quoted string for messages; invalid UTF-8 (possible in host paths)
 // is replaced rather than thrown on.
@@ -65,7 +65,8 @@ absl::Status Bad(absl::string_view field, absl::string_view what) {
 
 // JSON strings may carry \u0000, which no argv, path or env entry can.
 absl::Status CheckNoNul(absl::string_view field, const std::string& s) {
-  if (s.find('\0') != std::string::npos) return Bad(field, "contains a NUL byte");
+  if (s.find('\0') != std::string::npos)
+    return Bad(field, "contains a NUL byte");
   return absl::OkStatus();
 }
 
@@ -125,7 +126,8 @@ absl::Status ParseUser(const json& user, Spec& spec) {
 }
 
 absl::Status ParseRlimits(const json& v, Spec& spec) {
-  if (!v.is_array()) return Bad("process.rlimits", "must be an array of objects");
+  if (!v.is_array())
+    return Bad("process.rlimits", "must be an array of objects");
   std::set<int> seen;
   for (size_t i = 0; i < v.size(); ++i) {
     std::string field = absl::StrCat("process.rlimits[", i, "]");
@@ -139,8 +141,9 @@ absl::Status ParseRlimits(const json& v, Spec& spec) {
     limit.type = type->get<std::string>();
     limit.resource = RlimitResourceByName(limit.type);
     if (limit.resource < 0) {
-      return Bad(field + ".type",
-                 absl::StrCat(Quote(limit.type), " is not a known RLIMIT_* name"));
+      return Bad(
+          field + ".type",
+          absl::StrCat(Quote(limit.type), " is not a known RLIMIT_* name"));
     }
     for (const char* key : {"hard", "soft"}) {
       const json* n = Member(r, key);
@@ -152,8 +155,9 @@ absl::Status ParseRlimits(const json& v, Spec& spec) {
     }
     // setrlimit(2) refuses soft > hard with EINVAL; say so now, by name.
     if (limit.soft > limit.hard) {
-      return Bad(field + ":", absl::StrCat("soft limit ", limit.soft,
-                                           " is above hard limit ", limit.hard));
+      return Bad(field + ":",
+                 absl::StrCat("soft limit ", limit.soft,
+                              " is above hard limit ", limit.hard));
     }
     // The OCI spec requires an error for duplicate types.
     if (!seen.insert(limit.resource).second) {
@@ -171,8 +175,7 @@ absl::Status ParseProcess(const json& p, Spec& spec) {
     if (!v->is_boolean()) return Bad("process.terminal", "must be a boolean");
     spec.terminal = v->get<bool>();
     if (spec.terminal) {
-      return Bad("process.terminal:",
-                 "terminals are not supported yet");
+      return Bad("process.terminal:", "terminals are not supported yet");
     }
   }
 
@@ -225,10 +228,12 @@ absl::Status ParseRoot(const json& r, const std::string& bundle_dir,
   struct stat st;
   std::string quoted = Quote(spec.root_path);
   if (stat(spec.root_path.c_str(), &st) != 0) {
-    if (errno == ENOENT) return Bad("root.path", quoted + ": no such directory");
+    if (errno == ENOENT)
+      return Bad("root.path", quoted + ": no such directory");
     return Bad("root.path", absl::StrCat(quoted, ": ", ErrnoText(errno)));
   }
-  if (!S_ISDIR(st.st_mode)) return Bad("root.path", quoted + ": not a directory");
+  if (!S_ISDIR(st.st_mode))
+    return Bad("root.path", quoted + ": not a directory");
 
   if (const json* v = Member(r, "readonly")) {
     if (!v->is_boolean()) return Bad("root.readonly", "must be a boolean");
@@ -254,7 +259,8 @@ absl::Status ParseMounts(const json& v, const std::string& bundle_dir,
     SpecMount mount;
     const json* dest = Member(m, "destination");
     if (dest == nullptr || !dest->is_string() ||
-        dest->get<std::string>().empty() || dest->get<std::string>()[0] != '/') {
+        dest->get<std::string>().empty() ||
+        dest->get<std::string>()[0] != '/') {
       return Bad(field + ".destination", "must be an absolute path");
     }
     mount.destination = dest->get<std::string>();
@@ -269,9 +275,9 @@ absl::Status ParseMounts(const json& v, const std::string& bundle_dir,
       RETURN_IF_ERROR(CheckNoNul(field + ".source", mount.source));
     }
     if (const json* o = Member(m, "options")) {
-      ASSIGN_OR_RETURN(mount.options,
-                       StringArray(*o, field + ".options",
-                                   "must be an array of strings"));
+      ASSIGN_OR_RETURN(
+          mount.options,
+          StringArray(*o, field + ".options", "must be an array of strings"));
     }
     // As in runc, a "bind"/"rbind" option makes a bind mount whatever the
     // type says (engines write type "none" or leave it out).
@@ -282,8 +288,8 @@ absl::Status ParseMounts(const json& v, const std::string& bundle_dir,
         return Bad(field + ".source", "must be set for a bind mount");
       }
       if (mount.source[0] != '/') {
-        ASSIGN_OR_RETURN(mount.source,
-                         AbsolutePath(absl::StrCat(bundle_dir, "/", mount.source)));
+        ASSIGN_OR_RETURN(mount.source, AbsolutePath(absl::StrCat(
+                                           bundle_dir, "/", mount.source)));
       }
     } else if (mount.type == "proc") {
       mount.kind = MountKind::kProc;
@@ -393,7 +399,8 @@ absl::StatusOr<Spec> ParseSpec(absl::string_view json_text,
     doc = json::parse(json_text);
   } catch (const json::parse_error& e) {
     // e.byte is 1-based and points just past the offending character.
-    size_t end = std::min<size_t>(e.byte == 0 ? 0 : e.byte - 1, json_text.size());
+    size_t end =
+        std::min<size_t>(e.byte == 0 ? 0 : e.byte - 1, json_text.size());
     size_t line = 1;
     for (size_t i = 0; i < end; ++i) line += json_text[i] == '\n';
     return absl::InvalidArgumentError(absl::StrCat(
@@ -428,9 +435,11 @@ absl::StatusOr<Spec> ParseSpec(absl::string_view json_text,
   if (const json* v = Member(doc, "mounts")) {
     RETURN_IF_ERROR(ParseMounts(*v, bundle_dir, spec));
   }
-  if (const json* v = Member(doc, "linux")) RETURN_IF_ERROR(ParseLinux(*v, spec));
+  if (const json* v = Member(doc, "linux"))
+    RETURN_IF_ERROR(ParseLinux(*v, spec));
   if (const json* v = Member(doc, "annotations")) {
-    if (!v->is_object()) return Bad("annotations", "must be an object of strings");
+    if (!v->is_object())
+      return Bad("annotations", "must be an object of strings");
     for (const auto& [key, value] : v->items()) {
       if (!value.is_string()) {
         return Bad(absl::StrCat("annotations[", Quote(key), "]"),
@@ -443,8 +452,8 @@ absl::StatusOr<Spec> ParseSpec(absl::string_view json_text,
 }
 
 absl::StatusOr<Spec> LoadSpec(const std::string& bundle_dir) {
-  std::string path = absl::StrCat(bundle_dir == "/" ? "" : bundle_dir,
-                                  "/config.json");
+  std::string path =
+      absl::StrCat(bundle_dir == "/" ? "" : bundle_dir, "/config.json");
   ASSIGN_OR_RETURN(std::string text, ReadFile(path, kMaxConfigBytes));
   return ParseSpec(text, bundle_dir);
 }

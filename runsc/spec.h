@@ -22,7 +22,15 @@ struct SpecRlimit {
   uint64_t hard = 0;
 };
 
-enum class MountKind { kProc, kTmpfs, kSysfs, kDevpts, kMqueue, kCgroup, kBind };
+enum class MountKind {
+  kProc,
+  kTmpfs,
+  kSysfs,
+  kDevpts,
+  kMqueue,
+  kCgroup,
+  kBind
+};
 
 struct SpecMount {
   MountKind kind = MountKind::kTmpfs;
@@ -54,7 +62,7 @@ struct Spec {
   // root
   std::string root_path;  // absolute host path of the root file system
   bool root_readonly = false;
-  std::string hostname;   // empty: not set in the spec
+  std::string hostname;  // empty: not set in the spec
   std::vector<SpecMount> mounts;
   std::vector<SpecNamespace> namespaces;
   std::map<std::string, std::string> annotations;

@@ -188,8 +188,8 @@ TEST_F(SpecTest, RlimitNames) {
 }
 
 TEST_F(SpecTest, SyntaxErrorNamesTheLine) {
-  absl::StatusOr<Spec> s =
-      ParseSpec("{\n  \"ociVersion\": \"1.0.2\",\n  \"process\": x\n}", bundle_);
+  absl::StatusOr<Spec> s = ParseSpec(
+      "{\n  \"ociVersion\": \"1.0.2\",\n  \"process\": x\n}", bundle_);
   ASSERT_FALSE(s.ok());
   EXPECT_EQ(std::string(s.status().message()),
             "config.json: line 3: syntax error while parsing value - invalid "
@@ -233,7 +233,10 @@ TEST_F(SpecTest, Args) {
   EXPECT_EQ(Error([](json& j) { j["process"].erase("args"); }), kMsg);
   EXPECT_EQ(Error([](json& j) { j["process"]["args"] = json::array(); }), kMsg);
   EXPECT_EQ(Error([](json& j) { j["process"]["args"] = "/bin/sh"; }), kMsg);
-  EXPECT_EQ(Error([](json& j) { j["process"]["args"] = {"/bin/sh", 3}; }), kMsg);
+  EXPECT_EQ(Error([](json& j) {
+              j["process"]["args"] = {"/bin/sh", 3};
+            }),
+            kMsg);
   EXPECT_EQ(Error([](json& j) { j["process"]["args"] = {""}; }),
             "config.json: process.args[0] must not be empty");
   EXPECT_EQ(Error([](json& j) {
@@ -245,9 +248,13 @@ TEST_F(SpecTest, Args) {
 TEST_F(SpecTest, Env) {
   EXPECT_EQ(Error([](json& j) { j["process"]["env"] = "A=b"; }),
             "config.json: process.env must be an array of strings");
-  EXPECT_EQ(Error([](json& j) { j["process"]["env"] = {"A=b", 7}; }),
+  EXPECT_EQ(Error([](json& j) {
+              j["process"]["env"] = {"A=b", 7};
+            }),
             "config.json: process.env must be an array of strings");
-  EXPECT_EQ(Error([](json& j) { j["process"]["env"] = {"A=b", "FOO"}; }),
+  EXPECT_EQ(Error([](json& j) {
+              j["process"]["env"] = {"A=b", "FOO"};
+            }),
             "config.json: process.env[1] \"FOO\" must have the form KEY=VALUE");
   EXPECT_EQ(Error([](json& j) { j["process"]["env"] = {"=x"}; }),
             "config.json: process.env[0] \"=x\" must have the form KEY=VALUE");
@@ -277,11 +284,14 @@ TEST_F(SpecTest, User) {
             "config.json: process.user.gid must be an integer from 0 to "
             "4294967294");
   EXPECT_EQ(
-      Error([](json& j) { j["process"]["user"]["additionalGids"] = {1, -2}; }),
+      Error([](json& j) {
+        j["process"]["user"]["additionalGids"] = {1, -2};
+      }),
       "config.json: process.user.additionalGids must be an array of integers "
       "from 0 to 4294967294");
-  EXPECT_EQ(Error([](json& j) { j["process"]["user"]["umask"] = 01000; }),
-            "config.json: process.user.umask must be an integer from 0 to 0777");
+  EXPECT_EQ(
+      Error([](json& j) { j["process"]["user"]["umask"] = 01000; }),
+      "config.json: process.user.umask must be an integer from 0 to 0777");
 }
 
 TEST_F(SpecTest, Terminal) {
@@ -296,9 +306,10 @@ TEST_F(SpecTest, Rlimits) {
             "config.json: process.rlimits[0] must be an object");
   EXPECT_EQ(Error([](json& j) { j["process"]["rlimits"] = json::object(); }),
             "config.json: process.rlimits must be an array of objects");
-  EXPECT_EQ(Error([](json& j) { j["process"]["rlimits"][1]["type"] = "NOFILE"; }),
-            "config.json: process.rlimits[1].type \"NOFILE\" is not a known "
-            "RLIMIT_* name");
+  EXPECT_EQ(
+      Error([](json& j) { j["process"]["rlimits"][1]["type"] = "NOFILE"; }),
+      "config.json: process.rlimits[1].type \"NOFILE\" is not a known "
+      "RLIMIT_* name");
   EXPECT_EQ(Error([](json& j) { j["process"]["rlimits"][0].erase("type"); }),
             "config.json: process.rlimits[0].type must be a string such as "
             "\"RLIMIT_NOFILE\"");
@@ -385,7 +396,9 @@ TEST_F(SpecTest, Namespaces) {
 }
 
 TEST_F(SpecTest, Annotations) {
-  EXPECT_EQ(Error([](json& j) { j["annotations"] = {1, 2}; }),
+  EXPECT_EQ(Error([](json& j) {
+              j["annotations"] = {1, 2};
+            }),
             "config.json: annotations must be an object of strings");
   EXPECT_EQ(Error([](json& j) { j["annotations"]["k"] = 1; }),
             "config.json: annotations[\"k\"] must be a string");
@@ -402,7 +415,8 @@ TEST_F(SpecTest, LoadSpecMissingFile) {
   absl::StatusOr<Spec> s = LoadSpec(bundle_);
   ASSERT_FALSE(s.ok());
   EXPECT_EQ(std::string(s.status().message()),
-            absl::StrCat("open ", bundle_, "/config.json: no such file or directory"));
+            absl::StrCat("open ", bundle_,
+                         "/config.json: no such file or directory"));
   s = LoadSpec("/b");
   ASSERT_FALSE(s.ok());
   EXPECT_EQ(std::string(s.status().message()),

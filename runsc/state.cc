@@ -64,7 +64,8 @@ std::string StateToJson(const ContainerState& state) {
 
 absl::StatusOr<ContainerState> StateFromJson(absl::string_view text) {
   json j = json::parse(text, nullptr, /*allow_exceptions=*/false);
-  if (!j.is_object()) return absl::DataLossError("state.json is not a JSON object");
+  if (!j.is_object())
+    return absl::DataLossError("state.json is not a JSON object");
   ContainerState s;
   try {
     s.oci_version = j.at("ociVersion").get<std::string>();
@@ -91,8 +92,9 @@ absl::Status ValidateContainerId(absl::string_view id) {
   }
   if (ok) return absl::OkStatus();
   return absl::InvalidArgumentError(absl::StrCat(
-      "invalid container id ", json(std::string(id)).dump(-1, ' ', false,
-                                                          json::error_handler_t::replace),
+      "invalid container id ",
+      json(std::string(id))
+          .dump(-1, ' ', false, json::error_handler_t::replace),
       ": must be 1 to 255 characters from [A-Za-z0-9_.-], not \".\" or "
       "\"..\""));
 }

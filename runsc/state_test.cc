@@ -43,7 +43,8 @@ TEST(ContainerIdTest, Valid) {
 }
 
 TEST(ContainerIdTest, Invalid) {
-  for (const char* id : {"", ".", "..", "a/b", "/", "a b", "é", "a\nb", "a:b"}) {
+  for (const char* id :
+       {"", ".", "..", "a/b", "/", "a b", "é", "a\nb", "a:b"}) {
     absl::Status s = ValidateContainerId(id);
     EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << id;
   }
@@ -71,7 +72,8 @@ TEST_F(StateTest, CreateWriteReadRemove) {
   ASSERT_TRUE(dir->WriteState(state).ok());
 
   // The file is the OCI state document.
-  absl::StatusOr<std::string> text = ReadFile(root_ + "/c1/state.json", 1 << 20);
+  absl::StatusOr<std::string> text =
+      ReadFile(root_ + "/c1/state.json", 1 << 20);
   ASSERT_TRUE(text.ok());
   nlohmann::json j = nlohmann::json::parse(*text);
   EXPECT_EQ(j["ociVersion"], "1.0.2");

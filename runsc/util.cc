@@ -5,8 +5,8 @@
 #include <unistd.h>
 
 #include <cctype>
-#include <climits>
 #include <cerrno>
+#include <climits>
 #include <cstring>
 #include <vector>
 
@@ -26,7 +26,8 @@ std::string ErrnoText(int err) {
 
 absl::Status PathError(absl::string_view op, absl::string_view path, int err) {
   absl::Status base = cv::ErrnoStatus(err);
-  absl::Status s(base.code(), absl::StrCat(op, " ", path, ": ", ErrnoText(err)));
+  absl::Status s(base.code(),
+                 absl::StrCat(op, " ", path, ": ", ErrnoText(err)));
   s.SetPayload(cv::kErrnoPayload, *base.GetPayload(cv::kErrnoPayload));
   return s;
 }
@@ -101,8 +102,8 @@ absl::Status MakeDirs(const std::string& path, mode_t mode) {
   return absl::OkStatus();
 }
 
-absl::Status WriteFileAtomic(const std::string& path, absl::string_view contents,
-                             mode_t mode) {
+absl::Status WriteFileAtomic(const std::string& path,
+                             absl::string_view contents, mode_t mode) {
   std::string tmp = absl::StrCat(path, ".tmp", getpid());
   cv::UniqueFd fd(
       open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode));

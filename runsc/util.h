@@ -8,8 +8,8 @@
 #include <string>
 
 #include "absl/status/status.h"
-#include "absl/strings/string_view.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 
 namespace runsc {
 
@@ -25,8 +25,7 @@ absl::Status PathError(absl::string_view op, absl::string_view path, int err);
 absl::StatusOr<std::string> AbsolutePath(absl::string_view path);
 
 // Reads a whole file, refusing one larger than max_bytes.
-absl::StatusOr<std::string> ReadFile(const std::string& path,
-                                     size_t max_bytes);
+absl::StatusOr<std::string> ReadFile(const std::string& path, size_t max_bytes);
 
 // Reads an fd to EOF.
 absl::StatusOr<std::string> ReadAll(int fd, size_t max_bytes);
@@ -36,8 +35,8 @@ absl::Status MakeDirs(const std::string& path, mode_t mode);
 
 // Writes `contents` to `path` atomically: a temporary file beside it, then
 // rename, so a reader never sees a half-written file.
-absl::Status WriteFileAtomic(const std::string& path, absl::string_view contents,
-                             mode_t mode);
+absl::Status WriteFileAtomic(const std::string& path,
+                             absl::string_view contents, mode_t mode);
 
 }  // namespace runsc
 

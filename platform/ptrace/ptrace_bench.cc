@@ -2,6 +2,7 @@
 // (Switch -> syscall stop -> Switch) and syscall injection, plus the costs of
 // creating and forking address spaces.
 #include <sys/syscall.h>
+#include <unistd.h>
 
 #include <cstdlib>
 
@@ -25,6 +26,12 @@ std::unique_ptr<Platform> MakePlatform(benchmark::State& state) {
   }
   return std::move(*p);
 }
+
+// For scale: one host syscall made directly by the sentry.
+void BM_HostSyscall(benchmark::State& state) {
+  for (auto _ : state) benchmark::DoNotOptimize(syscall(SYS_getppid));
+}
+BENCHMARK(BM_HostSyscall);
 
 // An application that makes getppid() in a loop: each iteration is one
 // syscall stop and one resume.

@@ -46,8 +46,8 @@ uint64_t XstateBv(const uint8_t* data) {
   return bv;
 }
 
-// Gives a freshly cloned stub process (one thread, untraced, in the pause
-// loop) its standard shape: an application thread beside the leader, which
+// Gives a freshly cloned stub process (one thread, untraced, on its way to
+// the pause loop) its standard shape: an application thread beside the leader, which
 // goes back to sleep untraced as the manager. Returns the new thread's tid;
 // it waits in the pause loop to be claimed.
 absl::StatusOr<pid_t> SetUpStubProcess(const StubAddresses& a, pid_t leader) {
@@ -58,8 +58,9 @@ absl::StatusOr<pid_t> SetUpStubProcess(const StubAddresses& a, pid_t leader) {
     return cv::ErrnoStatus(r.value < 0 ? static_cast<int>(-r.value) : EIO,
                            "cloning the first stub thread");
   }
-  regs.rip = a.pause;
-  regs.orig_rax = ~uint64_t{0};
+  // Put the leader back exactly where it was: it may have been seized
+  // before it ran the clone site's PR_SET_PDEATHSIG, and if it was asleep in
+  // pause() the kernel restarts that (orig_rax and rax as they were).
   if (!SetRegs(leader, regs) ||
       ptrace(PTRACE_DETACH, leader, nullptr, nullptr) != 0) {
     return cv::ErrnoStatus(errno, "detaching the stub's manager thread");
@@ -481,7 +482,8 @@ absl::StatusOr<std::unique_ptr<PendingContext>> PtraceContext::NewThread() {
 absl::StatusOr<std::unique_ptr<PendingContext>>
 PtraceContext::ForkAddressSpace() {
   if (!CheckOwner("ForkAddressSpace")) {
-    return absl::FailedPreconditionError("ForkAddressSpace off the owner thread");
+    return absl::FailedPreconditionError(
+        "ForkAddressSpace off the owner thread");
   }
   if (dead_.load() || !as_->alive()) {
     return cv::ErrnoStatus(ESRCH, "stub thread exited");

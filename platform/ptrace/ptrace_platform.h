@@ -3,11 +3,27 @@
 // the rest of the sentry sees only platform/platform.h. Tests include this
 // header for the test-only hooks.
 //
-// Stub process shape: the thread-group leader is a "manager" thread that only
-// ever sleeps in the stub's pause loop, untraced; every application thread is
-// a non-leader thread. A traced leader's exit is not reported while other
-// threads live, so keeping application threads off the leader means every
-// Context's exit is reported (and reaped) at once.
+// How it fits together:
+// * stub.S is copied to a fixed address near the top of the address space
+//   (stub.cc). A factory thread forks the stub template, which drops
+//   everything but that region and the vDSO and installs a seccomp filter
+//   allowing syscalls only from the stub code (stub_factory.cc).
+// * NewAddressSpace: the factory clones a process from the template
+//   (CLONE_PARENT: a child of the sentry); the caller seizes it briefly to
+//   clone the first application thread, then claims that thread.
+// * Stub process shape: the thread-group leader is a "manager" that only
+//   ever sleeps in the stub's pause loop, untraced; every application thread
+//   is a non-leader thread. A traced leader's exit is not reported while
+//   other threads live, so keeping application threads off the leader means
+//   every Context's exit is reported (and reaped) at once.
+// * Under PTRACE_SYSEMU the host reports the syscall-entry stop and skips
+//   the syscall before seccomp runs: application syscalls never reach the
+//   filter. Injected syscalls (PTRACE_CONT at the stub's `syscall; int3`)
+//   come from stub code and pass it. Code that ran untraced could make no
+//   syscall outside the stub code.
+// * Lifetime: traced threads die with their owner thread
+//   (PTRACE_O_EXITKILL); every stub process dies with the factory thread
+//   (PR_SET_PDEATHSIG, set by the stub code itself right after clone).
 #ifndef CVISOR_PLATFORM_PTRACE_PTRACE_PLATFORM_H_
 #define CVISOR_PLATFORM_PTRACE_PTRACE_PLATFORM_H_
 

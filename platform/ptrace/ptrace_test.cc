@@ -69,6 +69,19 @@ std::vector<MapLine> ReadMaps(pid_t pid) {
   return out;
 }
 
+// The value of "Name:" in a /proc status file.
+std::string StatusField(const std::string& path, const std::string& name) {
+  std::ifstream in(path);
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind(name + ":", 0) == 0) {
+      return std::string(
+          absl::StripAsciiWhitespace(line.substr(name.size() + 1)));
+    }
+  }
+  return "";
+}
+
 class PtraceTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -146,9 +159,26 @@ TEST_F(PtraceTest, NewStubMapsOnlyStubAndVdso) {
   }
   EXPECT_TRUE(saw_code);
   EXPECT_TRUE(saw_vdso);
-  // The thread we run is not the process leader (which sleeps untraced).
-  EXPECT_NE(ctx->tid(), ctx->address_space().pid());
-  EXPECT_TRUE(ThreadExists(ctx->address_space().pid(), ctx->tid()));
+  // The thread we run is not the process leader, which sleeps untraced in
+  // the stub's pause loop; ours is traced by this thread.
+  const pid_t pid = ctx->address_space().pid();
+  EXPECT_NE(ctx->tid(), pid);
+  EXPECT_TRUE(ThreadExists(pid, ctx->tid()));
+  EXPECT_EQ(StatusField(absl::StrCat("/proc/", pid, "/status"), "TracerPid"),
+            "0");
+  EXPECT_EQ(
+      StatusField(absl::StrCat("/proc/", pid, "/task/", ctx->tid(), "/status"),
+                  "TracerPid"),
+      absl::StrCat(syscall(SYS_gettid)));
+  std::string leader_syscall;
+  for (int i = 0; i < 200; ++i) {
+    std::ifstream in(absl::StrCat("/proc/", pid, "/syscall"));
+    std::getline(in, leader_syscall);
+    if (leader_syscall.rfind(absl::StrCat(SYS_pause, " "), 0) == 0) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  EXPECT_EQ(leader_syscall.rfind(absl::StrCat(SYS_pause, " "), 0), 0u)
+      << leader_syscall;
 }
 
 // 2. Syscalls stop at entry with their number and arguments, are not
@@ -854,16 +884,8 @@ TEST_F(PtraceTest, UnclaimedPendingContextsAreCleanedUp) {
   EXPECT_FALSE(ThreadExists(pid, thread_tid));
   EXPECT_FALSE(ProcessExists(fork_pid));
   // Only the manager and our thread remain.
-  int count = 0;
-  std::ifstream status(absl::StrCat("/proc/", pid, "/status"));
-  std::string line;
-  while (std::getline(status, line)) {
-    if (line.rfind("Threads:", 0) == 0) {
-      ASSERT_TRUE(
-          absl::SimpleAtoi(absl::StripAsciiWhitespace(line.substr(8)), &count));
-    }
-  }
-  EXPECT_EQ(count, 2);
+  EXPECT_EQ(StatusField(absl::StrCat("/proc/", pid, "/status"), "Threads"),
+            "2");
   EXPECT_EQ(ctx->InjectSyscall(SYS_getpid), pid);
 }
 

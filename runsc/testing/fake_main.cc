@@ -42,8 +42,8 @@ void Forward(int sig) {
 
 std::string NsId(const char* ns) {
   char buf[128] = {};
-  ssize_t n = readlink(absl::StrCat("/proc/self/ns/", ns).c_str(), buf,
-                       sizeof buf - 1);
+  ssize_t n =
+      readlink(absl::StrCat("/proc/self/ns/", ns).c_str(), buf, sizeof buf - 1);
   return n > 0 ? std::string(buf, n) : "";
 }
 
@@ -201,7 +201,8 @@ absl::Status FakeGofer(const gofer::GoferOptions& o, cv::UniqueFd sock) {
     ssize_t n = recv(sock.get(), buf, sizeof buf, 0);
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) break;
-    std::string reply = absl::StrCat("pong ", o.root, o.readonly ? " ro" : " rw");
+    std::string reply =
+        absl::StrCat("pong ", o.root, o.readonly ? " ro" : " rw");
     send(sock.get(), reply.data(), reply.size(), 0);
     if (m == "fail") return absl::InternalError("fake gofer failure");
   }

@@ -47,7 +47,10 @@ class GoferFsTest : public ::testing::TestWithParam<bool> {
     mkdir((dir_ + "/many").c_str(), 0755);
     mkdir((dir_ + "/empty").c_str(), 0755);
     WriteFile(dir_ + "/etc/passwd", kFakePasswd);
-    WriteFile(dir_ + "/bin/sh", "\x7f" "ELF fake shell", 0755);
+    WriteFile(dir_ + "/bin/sh",
+              "\x7f"
+              "ELF fake shell",
+              0755);
     WriteFile(dir_ + "/data", "0123456789");
     for (int i = 0; i < kManyFiles; i++) {
       WriteFile(dir_ + "/many/file_with_a_long_name_" + std::to_string(i), "");
@@ -65,8 +68,8 @@ class GoferFsTest : public ::testing::TestWithParam<bool> {
     int root = open(dir_.c_str(), O_DIRECTORY | O_RDONLY | O_CLOEXEC);
     ASSERT_GE(root, 0);
     server_ = std::thread([this, root] {
-      serve_status_ = gofer::Serve(cv::UniqueFd(root), readonly(),
-                                   server_sock_);
+      serve_status_ =
+          gofer::Serve(cv::UniqueFd(root), readonly(), server_sock_);
     });
     client_ = std::make_shared<gofer::Client>(cv::UniqueFd(sv[0]));
     auto ctx = MountGoferRoot(client_, readonly());
@@ -289,13 +292,17 @@ TEST_P(GoferFsTest, Executables) {
   ASSERT_TRUE(sh.ok()) << sh.status();
   char buf[4];
   EXPECT_EQ((*sh)->ReadAt(buf, 4, 0), 4);
-  EXPECT_EQ(memcmp(buf, "\x7f" "ELF", 4), 0);
+  EXPECT_EQ(memcmp(buf,
+                   "\x7f"
+                   "ELF",
+                   4),
+            0);
   EXPECT_EQ(cv::StatusToErrno(
                 vfs::OpenExecutable(*ctx_, root_, "/etc/passwd").status()),
             EACCES);
-  EXPECT_EQ(cv::StatusToErrno(
-                vfs::OpenExecutable(*ctx_, root_, "/bin").status()),
-            EACCES);
+  EXPECT_EQ(
+      cv::StatusToErrno(vfs::OpenExecutable(*ctx_, root_, "/bin").status()),
+      EACCES);
 }
 
 TEST_P(GoferFsTest, WorkingDirectory) {
@@ -315,8 +322,7 @@ TEST_P(GoferFsTest, ConcurrentLookups) {
   for (int i = 0; i < 8; i++) {
     threads.emplace_back([&, i] {
       for (int j = 0; j < 50; j++) {
-        auto p = Resolve("/many/file_with_a_long_name_" + std::to_string(j),
-                         0);
+        auto p = Resolve("/many/file_with_a_long_name_" + std::to_string(j), 0);
         ASSERT_TRUE(p.ok());
         if (j == 7) seen[i] = p->dentry;
       }
@@ -327,8 +333,7 @@ TEST_P(GoferFsTest, ConcurrentLookups) {
 }
 
 INSTANTIATE_TEST_SUITE_P(ReadWriteAndReadOnly, GoferFsTest,
-                         ::testing::Values(false, true),
-                         [](const auto& info) {
+                         ::testing::Values(false, true), [](const auto& info) {
                            return info.param ? "ReadOnly" : "ReadWrite";
                          });
 

@@ -201,8 +201,8 @@ absl::StatusOr<vfs::FileRef> NewHostFile(cv::UniqueFd host_fd) {
   if (flags < 0) return cv::ErrnoStatus(errno, "host file F_GETFL");
   // Pipes, sockets and terminals have no offset; /dev/null and files do.
   bool seekable = lseek(host_fd.get(), 0, SEEK_CUR) >= 0 || errno != ESPIPE;
-  return vfs::FileRef(std::make_shared<HostFile>(std::move(host_fd), flags,
-                                                 seekable));
+  return vfs::FileRef(
+      std::make_shared<HostFile>(std::move(host_fd), flags, seekable));
 }
 
 }  // namespace sentry::fs

@@ -219,7 +219,7 @@ TEST(HostFileTest, Terminal) {
   EXPECT_EQ(static_cast<unsigned char>(mem.bytes[36]), 0xff);  // untouched
   uint32_t lflag;
   memcpy(&lflag, mem.bytes + 12, 4);
-  EXPECT_TRUE(lflag & 0000002);  // ICANON by default
+  EXPECT_TRUE(lflag & 0000002);     // ICANON by default
   lflag &= ~(0000002u | 0000010u);  // raw: no ICANON, no ECHO
   memcpy(mem.bytes + 12, &lflag, 4);
   ASSERT_EQ(tty->Ioctl(TCSETS, FakeMemory::kBase, mem), 0);

@@ -27,8 +27,8 @@ int64_t HostRead(int fd, vfs::IoSequence& dst, int64_t offset, bool single,
 // offset >= 0, else at the host offset, which O_APPEND moves to the end).
 // Stops at the first short write. Returns the count, or -errno if nothing
 // was written. `rwf` as for HostRead (pwritev2 flags).
-int64_t HostWrite(int fd, vfs::IoSequence& src, int64_t offset,
-                  size_t skip = 0, int rwf = 0);
+int64_t HostWrite(int fd, vfs::IoSequence& src, int64_t offset, size_t skip = 0,
+                  int rwf = 0);
 
 }  // namespace sentry::fs
 

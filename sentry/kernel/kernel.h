@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "platform/platform.h"
+#include "sentry/kernel/futex.h"
 #include "sentry/kernel/task.h"
 
 namespace sentry {
@@ -87,6 +88,8 @@ class Kernel final {
   // Called by a task's thread when it leaves its run loop.
   void TaskExited(Task& task);
 
+  FutexTable& futexes() { return futexes_; }
+
   // The monotonic time the kernel booted (for uptime).
   int64_t boot_time_ns() const { return boot_time_ns_; }
 
@@ -94,6 +97,7 @@ class Kernel final {
   std::unique_ptr<platform::Platform> platform_;
   KernelOptions options_;
   int64_t boot_time_ns_;
+  FutexTable futexes_;
 
   std::mutex mu_;
   std::condition_variable cv_;

@@ -722,8 +722,21 @@ TEST(StackImageTest, HostValuesWhenUnset) {
   ASSERT_TRUE(a.ok() && b.ok());
   std::map<uint64_t, uint64_t> m(a->auxv_entries.begin(),
                                  a->auxv_entries.end());
-  EXPECT_EQ(m[AT_HWCAP], getauxval(AT_HWCAP));
-  EXPECT_EQ(m[AT_HWCAP2], getauxval(AT_HWCAP2));
+  // The kernel's values, not glibc's getauxval(AT_HWCAP) (which on x86 is
+  // glibc's own HWCAP_X86_* bits).
+  std::map<uint64_t, uint64_t> kernel;
+  {
+    int fd = open("/proc/self/auxv", O_RDONLY | O_CLOEXEC);
+    ASSERT_GE(fd, 0);
+    uint64_t e[2];
+    while (read(fd, e, sizeof(e)) == sizeof(e) && e[0] != AT_NULL) {
+      kernel[e[0]] = e[1];
+    }
+    close(fd);
+  }
+  ASSERT_TRUE(kernel.count(AT_HWCAP));
+  EXPECT_EQ(m[AT_HWCAP], kernel[AT_HWCAP]);
+  EXPECT_EQ(m[AT_HWCAP2], kernel[AT_HWCAP2]);
   EXPECT_EQ(m[AT_MINSIGSTKSZ], getauxval(AT_MINSIGSTKSZ));
   // Fresh random bytes each time.
   auto bytes = [](const StackImage& i) {

@@ -4,9 +4,11 @@
 #include <cpuid.h>
 #include <elf.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <sys/auxv.h>
 #include <sys/mman.h>
 #include <sys/random.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cstring>
@@ -33,17 +35,57 @@ constexpr uint64_t kClockTicks = 100;  // USER_HZ
 constexpr uint64_t AT_MINSIGSTKSZ = 51;
 #endif
 
-// What Linux puts in AT_HWCAP on x86: cpuid leaf 1's edx, as the host kernel
-// reports it.
+// The host kernel's own AT_HWCAP/AT_HWCAP2, which are what Linux would give
+// the application. glibc's getauxval(AT_HWCAP) does not return them on x86
+// (it reports glibc's own HWCAP_X86_* bits), so they are read from
+// /proc/self/auxv, once, at start-up: later the sentry runs in an empty root
+// without /proc.
+struct KernelAuxv {
+  bool ok = false;
+  uint64_t hwcap = 0;
+  uint64_t hwcap2 = 0;
+};
+
+KernelAuxv ReadKernelAuxv() {
+  KernelAuxv k;
+  int fd = open("/proc/self/auxv", O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return k;
+  uint64_t entry[2];
+  while (read(fd, entry, sizeof(entry)) == sizeof(entry)) {
+    if (entry[0] == AT_NULL) break;
+    if (entry[0] == AT_HWCAP) {
+      k.hwcap = entry[1];
+      k.ok = true;
+    } else if (entry[0] == AT_HWCAP2) {
+      k.hwcap2 = entry[1];
+    }
+  }
+  close(fd);
+  return k;
+}
+
+const KernelAuxv& HostAuxv() {
+  static const KernelAuxv auxv = ReadKernelAuxv();
+  return auxv;
+}
+// Reads it during static initialisation, before any pivot_root.
+[[maybe_unused]] const KernelAuxv& kHostAuxvAtStartup = HostAuxv();
+
+// AT_HWCAP on x86 is cpuid leaf 1's edx as the kernel sees it (it may clear
+// bits, e.g. MTRR in a VM); cpuid itself is the fallback.
 uint64_t HostHwcap() {
-  if (unsigned long v = getauxval(AT_HWCAP); v != 0) return v;
+  if (HostAuxv().ok) return HostAuxv().hwcap;
   unsigned int a, b, c, d;
   if (__get_cpuid(1, &a, &b, &c, &d)) return d;
   return 0;
 }
 
+uint64_t HostHwcap2() {
+  return HostAuxv().ok ? HostAuxv().hwcap2 : getauxval(AT_HWCAP2);
+}
+
 // The host's signal frame size is the right one: the sentry builds signal
-// frames with the host's XSAVE layout.
+// frames with the host's XSAVE layout. (glibc passes this entry through.)
 uint64_t HostMinSigStkSz() {
   if (unsigned long v = getauxval(AT_MINSIGSTKSZ); v != 0) return v;
   return 2048;  // MINSIGSTKSZ
@@ -139,8 +181,7 @@ absl::StatusOr<StackImage> BuildStackImage(uint64_t top, const StackSpec& spec,
   aux.emplace_back(AT_EGID, spec.egid);
   aux.emplace_back(AT_SECURE, spec.secure ? 1 : 0);
   aux.emplace_back(AT_RANDOM, img.random);
-  aux.emplace_back(AT_HWCAP2,
-                   spec.hwcap2 ? *spec.hwcap2 : getauxval(AT_HWCAP2));
+  aux.emplace_back(AT_HWCAP2, spec.hwcap2 ? *spec.hwcap2 : HostHwcap2());
   aux.emplace_back(AT_EXECFN, img.execfn);
   aux.emplace_back(AT_PLATFORM, img.platform);
   aux.emplace_back(AT_NULL, 0);

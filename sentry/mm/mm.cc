@@ -498,17 +498,24 @@ int64_t MemoryManager::Mremap(platform::Context& ctx, uint64_t old_addr,
   if (new_len == 0) return -EINVAL;
   const bool fixed = flags & kMremapFixed;
   const bool dontunmap = flags & kMremapDontunmap;
-  if (fixed) {
+  if (new_len > layout_.max_addr) return -EINVAL;
+  // With MREMAP_FIXED new_addr is where the mapping goes; with
+  // MREMAP_DONTUNMAP alone it is a hint. Either way Linux checks it first.
+  const bool new_addr_given = fixed || dontunmap;
+  if (new_addr_given) {
+    if (new_addr > layout_.max_addr - new_len) return -EINVAL;
     if (!PageAligned(new_addr)) return -EINVAL;
-    if (new_len > layout_.max_addr || new_addr > layout_.max_addr - new_len) {
-      return -EINVAL;
-    }
     if (old_addr + old_len > new_addr && new_addr + new_len > old_addr) {
       return -EINVAL;
     }
   }
 
   std::lock_guard<std::mutex> lock(mu_);
+  // A move may split a VMA at each end of both ranges: Linux refuses it
+  // up front when that could cross the limit.
+  if (new_addr_given && vmas_.size() + 2 + 3 >= max_map_count_) {
+    return -ENOMEM;
+  }
   const Vma* found = vmas_.Find(old_addr);
   if (found == nullptr) return -EFAULT;
   if (OverlapsSealed(old_addr, old_addr + std::max(old_len, kPageSize)) ||
@@ -562,7 +569,7 @@ int64_t MemoryManager::Mremap(platform::Context& ctx, uint64_t old_addr,
 
   uint64_t dest = new_addr;
   if (!fixed) {
-    auto a = FindAreaLocked(0, new_len, 0, kPageSize);
+    auto a = FindAreaLocked(dontunmap ? new_addr : 0, new_len, 0, kPageSize);
     if (!a) return -ENOMEM;
     dest = *a;
   }
@@ -767,7 +774,7 @@ int64_t MemoryManager::Msync(uint64_t addr, uint64_t len, int flags) {
   return vmas_.IsFullyMapped(addr, end) ? 0 : -ENOMEM;
 }
 
-int64_t MemoryManager::Mlock(uint64_t addr, uint64_t len) {
+int64_t MemoryManager::Mlock(uint64_t addr, uint64_t len, bool populate) {
   const uint64_t start = PageRoundDown(addr);
   const uint64_t in_page = addr & kPageMask;
   if (len > UINT64_MAX - kPageMask - in_page) return -EINVAL;
@@ -776,7 +783,15 @@ int64_t MemoryManager::Mlock(uint64_t addr, uint64_t len) {
   if (end < start) return -EINVAL;
   if (end == start) return 0;
   std::lock_guard<std::mutex> lock(mu_);
-  return vmas_.IsFullyMapped(start, end) ? 0 : -ENOMEM;
+  if (!vmas_.IsFullyMapped(start, end)) return -ENOMEM;
+  if (populate) {
+    // mlock faults the pages in; a PROT_NONE page cannot be, and Linux
+    // reports that as ENOMEM.
+    for (const Vma& v : vmas_.Overlapping(start, end)) {
+      if (v.prot == PROT_NONE) return -ENOMEM;
+    }
+  }
+  return 0;
 }
 
 void MemoryManager::SetBrkStart(uint64_t addr) {

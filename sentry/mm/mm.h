@@ -60,9 +60,10 @@ class MemoryManager final {
   int64_t Mincore(platform::Context& ctx, uint64_t addr, uint64_t len,
                   uint64_t vec);
   int64_t Msync(uint64_t addr, uint64_t len, int flags);
-  // mlock/munlock/mlock2's checks (the range must be mapped); pages are not
-  // actually locked on the host.
-  int64_t Mlock(uint64_t addr, uint64_t len);
+  // mlock/munlock/mlock2's checks: the range must be mapped, and with
+  // `populate` (mlock, mlock2 without MLOCK_ONFAULT) not PROT_NONE. Pages
+  // are not actually locked on the host.
+  int64_t Mlock(uint64_t addr, uint64_t len, bool populate);
 
   // For the loader (exec). The break starts at `addr` rounded up to a page;
   // there is no randomisation.

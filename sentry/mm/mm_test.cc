@@ -567,6 +567,20 @@ TEST_F(MmTest, MremapErrors) {
   EXPECT_EQ(
       mm_.Mremap(ctx_, a, P, P, MREMAP_MAYMOVE | MREMAP_FIXED, l.vdso_base),
       -EPERM);
+  EXPECT_EQ(mm_.Mremap(ctx_, a, P, l.max_addr + P, MREMAP_MAYMOVE, 0), -EINVAL);
+  // MREMAP_DONTUNMAP's new_addr is a hint, but checked like a fixed one
+  // (before the old range is even looked at, as Linux 6.18 does).
+  EXPECT_EQ(mm_.Mremap(ctx_, 0x500000000, P, P,
+                       MREMAP_MAYMOVE | MREMAP_DONTUNMAP, 0x1001),
+            -EINVAL);
+  EXPECT_EQ(mm_.Mremap(ctx_, a, P, P, MREMAP_MAYMOVE | MREMAP_DONTUNMAP, a),
+            -EINVAL);
+  EXPECT_EQ(
+      mm_.Mremap(ctx_, 0x500000000, P, P, MREMAP_MAYMOVE | MREMAP_DONTUNMAP, 0),
+      -EFAULT);
+  EXPECT_EQ(
+      mm_.Mremap(ctx_, a, P, P, MREMAP_MAYMOVE | MREMAP_DONTUNMAP, 0x200000000),
+      0x200000000);
 }
 
 TEST_F(MmTest, MremapOfFileMappingReadsTheFileForNewPages) {
@@ -667,10 +681,14 @@ TEST_F(MmTest, MincoreMsyncMlock) {
   EXPECT_EQ(mm_.Msync(a, 8 * P, MS_SYNC), -ENOMEM);
   EXPECT_EQ(mm_.Msync(a, 0, MS_SYNC), 0);
 
-  EXPECT_EQ(mm_.Mlock(a, 4 * P), 0);
-  EXPECT_EQ(mm_.Mlock(a + 1, P), 0);
-  EXPECT_EQ(mm_.Mlock(a + 1, 4 * P), -ENOMEM);  // spills into the hole
-  EXPECT_EQ(mm_.Mlock(a, 0), 0);
+  EXPECT_EQ(mm_.Mlock(a, 4 * P, true), 0);
+  EXPECT_EQ(mm_.Mlock(a + 1, P, true), 0);
+  EXPECT_EQ(mm_.Mlock(a + 1, 4 * P, true), -ENOMEM);  // spills into the hole
+  EXPECT_EQ(mm_.Mlock(a, 0, true), 0);
+  // PROT_NONE cannot be faulted in by mlock; munlock does not try.
+  ASSERT_EQ(mm_.Mprotect(ctx_, a, P, PROT_NONE), 0);
+  EXPECT_EQ(mm_.Mlock(a, P, true), -ENOMEM);
+  EXPECT_EQ(mm_.Mlock(a, P, false), 0);
 }
 
 TEST_F(MmTest, CopyInAndOut) {

@@ -1,7 +1,8 @@
 // File syscalls: open/close, read/write and their vectored and positional
-// forms, lseek, the stat family, getdents64, readlink, access, dup, fcntl,
-// the working directory and ioctl. Argument checks follow Linux's order, so
-// that a call with several things wrong fails with the errno Linux gives.
+// forms, lseek, the stat family, getdents, readlink, access, extended
+// attributes (none), dup, fcntl, the working directory and ioctl. Argument
+// checks follow Linux's order, so that a call with several things wrong
+// fails with the errno Linux gives.
 #include <errno.h>
 #include <fcntl.h>
 #include <sys/ioctl.h>
@@ -137,8 +138,7 @@ absl::StatusOr<Target> ResolveAt(Task& t, int dirfd, const std::string& path,
 
 // ---- open / close ----
 
-int64_t DoOpen(Task& t, int dirfd, uint64_t path_addr, int flags,
-               mode_t mode) {
+int64_t DoOpen(Task& t, int dirfd, uint64_t path_addr, int flags, mode_t mode) {
   std::string path;
   if (int err = CopyInPath(t, path_addr, &path); err != 0) return err;
   absl::StatusOr<vfs::Path> start = DirStart(t, dirfd, path);
@@ -284,6 +284,51 @@ int64_t WriteV(Task& t, const SyscallArgs& a) {
   return f->Write(io);
 }
 
+// preadv/pwritev and their v2 forms. The offset is one register on x86-64
+// (pos_h is ignored); for the v2 forms -1 means the file offset, as
+// readv/writev.
+int64_t DoPositionalV(Task& t, const SyscallArgs& a, bool write, bool v2) {
+  int64_t pos = static_cast<int64_t>(a[3]);
+  const bool at_offset = v2 && pos == -1;
+  if (!at_offset && pos < 0) return -EINVAL;
+  vfs::FileRef f = GetFile(t, static_cast<int>(a[0]));
+  if (f == nullptr) return -EBADF;
+  if (!at_offset && f->stream()) return -ESPIPE;
+  if (write ? !f->writable() : !f->readable()) return -EBADF;
+  std::vector<vfs::IoSequence::Range> ranges;
+  size_t total;
+  if (int err = ImportIovecs(t, a[1], a[2], &ranges, &total); err != 0) {
+    return err;
+  }
+  if (total == 0) return 0;
+  // Hints that change nothing here are accepted; RWF_NOWAIT and the
+  // per-call append modes are not implemented, which Linux reports for a
+  // file that cannot honour them as EOPNOTSUPP.
+  if (v2 && (static_cast<int>(a[5]) & ~(RWF_HIPRI | RWF_DSYNC | RWF_SYNC))) {
+    return -EOPNOTSUPP;
+  }
+  TaskMemory mem(t);
+  vfs::IoSequence io = vfs::IoSequence::User(mem, std::move(ranges));
+  if (at_offset) return write ? f->Write(io) : f->Read(io);
+  if (static_cast<int64_t>(static_cast<uint64_t>(pos) + total) < 0) {
+    return -EINVAL;
+  }
+  return write ? f->PWrite(io, pos) : f->PRead(io, pos);
+}
+
+int64_t PReadV(Task& t, const SyscallArgs& a) {
+  return DoPositionalV(t, a, /*write=*/false, /*v2=*/false);
+}
+int64_t PWriteV(Task& t, const SyscallArgs& a) {
+  return DoPositionalV(t, a, /*write=*/true, /*v2=*/false);
+}
+int64_t PReadV2(Task& t, const SyscallArgs& a) {
+  return DoPositionalV(t, a, /*write=*/false, /*v2=*/true);
+}
+int64_t PWriteV2(Task& t, const SyscallArgs& a) {
+  return DoPositionalV(t, a, /*write=*/true, /*v2=*/true);
+}
+
 int64_t LSeek(Task& t, const SyscallArgs& a) {
   vfs::FileRef f = GetFile(t, static_cast<int>(a[0]));
   if (f == nullptr) return -EBADF;
@@ -308,7 +353,9 @@ int64_t Fstat(Task& t, const SyscallArgs& a) {
 
 int64_t DoFstatat(Task& t, int dirfd, uint64_t path_addr, uint64_t buf,
                   int flags) {
-  if (flags & ~(AT_SYMLINK_NOFOLLOW | AT_NO_AUTOMOUNT | AT_EMPTY_PATH)) {
+  // statx's sync-type bits are accepted and ignored (both at once too).
+  if (flags & ~(AT_SYMLINK_NOFOLLOW | AT_NO_AUTOMOUNT | AT_EMPTY_PATH |
+                AT_STATX_SYNC_TYPE)) {
     return -EINVAL;
   }
   std::string path;
@@ -371,9 +418,12 @@ int64_t Statx(Task& t, const SyscallArgs& a) {
   sx.stx_ino = st->st_ino;
   sx.stx_size = st->st_size;
   sx.stx_blocks = st->st_blocks;
-  sx.stx_atime = {st->st_atim.tv_sec, static_cast<uint32_t>(st->st_atim.tv_nsec), 0};
-  sx.stx_mtime = {st->st_mtim.tv_sec, static_cast<uint32_t>(st->st_mtim.tv_nsec), 0};
-  sx.stx_ctime = {st->st_ctim.tv_sec, static_cast<uint32_t>(st->st_ctim.tv_nsec), 0};
+  sx.stx_atime = {st->st_atim.tv_sec,
+                  static_cast<uint32_t>(st->st_atim.tv_nsec), 0};
+  sx.stx_mtime = {st->st_mtim.tv_sec,
+                  static_cast<uint32_t>(st->st_mtim.tv_nsec), 0};
+  sx.stx_ctime = {st->st_ctim.tv_sec,
+                  static_cast<uint32_t>(st->st_ctim.tv_nsec), 0};
   sx.stx_rdev_major = major(st->st_rdev);
   sx.stx_rdev_minor = minor(st->st_rdev);
   sx.stx_dev_major = major(st->st_dev);
@@ -387,14 +437,22 @@ int64_t Statx(Task& t, const SyscallArgs& a) {
 
 // ---- directories and links ----
 
-int64_t GetDents64(Task& t, const SyscallArgs& a) {
+int64_t DoGetDents(Task& t, const SyscallArgs& a, vfs::DirentFormat format) {
   vfs::FileRef f = GetFile(t, static_cast<int>(a[0]));
   if (f == nullptr) return -EBADF;
   uint32_t count = static_cast<uint32_t>(a[2]);
   if (!AccessOk(a[1], count)) return -EFAULT;
   TaskMemory mem(t);
   vfs::IoSequence io = vfs::IoSequence::User(mem, a[1], count);
-  return f->GetDents64(io);
+  return f->GetDents(io, format);
+}
+
+int64_t GetDents64(Task& t, const SyscallArgs& a) {
+  return DoGetDents(t, a, vfs::DirentFormat::kDirent64);
+}
+
+int64_t GetDents(Task& t, const SyscallArgs& a) {
+  return DoGetDents(t, a, vfs::DirentFormat::kDirent);
 }
 
 int64_t DoReadlinkat(Task& t, int dirfd, uint64_t path_addr, uint64_t buf,
@@ -439,8 +497,8 @@ int64_t DoFaccessat(Task& t, int dirfd, uint64_t path_addr, int mode,
   // access(2) checks as the real ids — for the whole lookup, not only the
   // file — unless AT_EACCESS asks for the effective (file system) ones.
   const Credentials& creds = t.creds();
-  vfs::AccessIdentity who = (flags & AT_EACCESS) ? vfs::FsIdentity(creds)
-                                                 : vfs::RealIdentity(creds);
+  vfs::AccessIdentity who =
+      (flags & AT_EACCESS) ? vfs::FsIdentity(creds) : vfs::RealIdentity(creds);
   absl::StatusOr<Target> target =
       ResolveAt(t, dirfd, path, !(flags & AT_SYMLINK_NOFOLLOW),
                 flags & AT_EMPTY_PATH, who);
@@ -470,6 +528,79 @@ int64_t FaccessAt2(Task& t, const SyscallArgs& a) {
                      static_cast<int>(a[3]));
 }
 
+// ---- extended attributes ----
+
+// The file systems here keep no extended attributes: get/set/remove answer
+// EOPNOTSUPP and list an empty list, as Linux does on a file system without
+// xattr support — after the same path, name and read-only checks.
+enum class XattrOp { kGet, kList, kSet, kRemove };
+
+int64_t DoXattr(Task& t, const SyscallArgs& a, XattrOp op, bool by_fd,
+                bool follow) {
+  Target target;
+  if (by_fd) {
+    vfs::FileRef f = GetFile(t, static_cast<int>(a[0]));
+    if (f == nullptr) return -EBADF;
+    target = Target{f->path(), f};
+  } else {
+    std::string path;
+    if (int err = CopyInPath(t, a[0], &path); err != 0) return err;
+    vfs::AccessIdentity who = vfs::FsIdentity(t.creds());
+    absl::StatusOr<Target> r =
+        ResolveAt(t, AT_FDCWD, path, follow, /*empty_ok=*/false, who);
+    if (!r.ok()) return Err(r.status());
+    target = *std::move(r);
+  }
+  if (op == XattrOp::kList) return 0;
+  std::string name;
+  // XATTR_NAME_MAX is 255: a longer (or empty) name is ERANGE.
+  int err = t.CopyInString(a[1], 256, &name);
+  if (err == -ENAMETOOLONG || (err == 0 && name.empty())) return -ERANGE;
+  if (err != 0) return err;
+  if ((op == XattrOp::kSet || op == XattrOp::kRemove) && target.path.valid() &&
+      target.path.mount->readonly()) {
+    return -EROFS;
+  }
+  return -EOPNOTSUPP;
+}
+
+int64_t GetXattr(Task& t, const SyscallArgs& a) {
+  return DoXattr(t, a, XattrOp::kGet, false, true);
+}
+int64_t LGetXattr(Task& t, const SyscallArgs& a) {
+  return DoXattr(t, a, XattrOp::kGet, false, false);
+}
+int64_t FGetXattr(Task& t, const SyscallArgs& a) {
+  return DoXattr(t, a, XattrOp::kGet, true, true);
+}
+int64_t ListXattr(Task& t, const SyscallArgs& a) {
+  return DoXattr(t, a, XattrOp::kList, false, true);
+}
+int64_t LListXattr(Task& t, const SyscallArgs& a) {
+  return DoXattr(t, a, XattrOp::kList, false, false);
+}
+int64_t FListXattr(Task& t, const SyscallArgs& a) {
+  return DoXattr(t, a, XattrOp::kList, true, true);
+}
+int64_t SetXattr(Task& t, const SyscallArgs& a) {
+  return DoXattr(t, a, XattrOp::kSet, false, true);
+}
+int64_t LSetXattr(Task& t, const SyscallArgs& a) {
+  return DoXattr(t, a, XattrOp::kSet, false, false);
+}
+int64_t FSetXattr(Task& t, const SyscallArgs& a) {
+  return DoXattr(t, a, XattrOp::kSet, true, true);
+}
+int64_t RemoveXattr(Task& t, const SyscallArgs& a) {
+  return DoXattr(t, a, XattrOp::kRemove, false, true);
+}
+int64_t LRemoveXattr(Task& t, const SyscallArgs& a) {
+  return DoXattr(t, a, XattrOp::kRemove, false, false);
+}
+int64_t FRemoveXattr(Task& t, const SyscallArgs& a) {
+  return DoXattr(t, a, XattrOp::kRemove, true, true);
+}
+
 // ---- dup / fcntl ----
 
 int64_t Dup(Task& t, const SyscallArgs& a) {
@@ -496,7 +627,8 @@ int64_t Dup2(Task& t, const SyscallArgs& a) {
   uint32_t newfd = static_cast<uint32_t>(a[1]);
   if (oldfd == newfd) {
     // dup2(fd, fd) only checks that fd is open.
-    if (oldfd > INT32_MAX || GetFileRaw(t, static_cast<int>(oldfd)) == nullptr) {
+    if (oldfd > INT32_MAX ||
+        GetFileRaw(t, static_cast<int>(oldfd)) == nullptr) {
       return -EBADF;
     }
     return newfd;
@@ -630,10 +762,15 @@ void RegisterFsSyscalls(SyscallTable& table) {
   table.Register(SYS_creat, Creat, {A::kPath, A::kOct});
   table.Register(SYS_close, Close, {A::kFd});
   table.Register(SYS_pread64, PRead64, {A::kFd, A::kOutBuf, A::kInt, A::kInt});
-  table.Register(SYS_pwrite64, PWrite64,
-                 {A::kFd, A::kInBuf, A::kInt, A::kInt});
+  table.Register(SYS_pwrite64, PWrite64, {A::kFd, A::kInBuf, A::kInt, A::kInt});
   table.Register(SYS_readv, ReadV, {A::kFd, A::kHex, A::kInt});
   table.Register(SYS_writev, WriteV, {A::kFd, A::kHex, A::kInt});
+  table.Register(SYS_preadv, PReadV, {A::kFd, A::kHex, A::kInt, A::kInt});
+  table.Register(SYS_pwritev, PWriteV, {A::kFd, A::kHex, A::kInt, A::kInt});
+  table.Register(SYS_preadv2, PReadV2,
+                 {A::kFd, A::kHex, A::kInt, A::kInt, A::kInt, A::kHex});
+  table.Register(SYS_pwritev2, PWriteV2,
+                 {A::kFd, A::kHex, A::kInt, A::kInt, A::kInt, A::kHex});
   table.Register(SYS_lseek, LSeek, {A::kFd, A::kInt, A::kInt});
   table.Register(SYS_fstat, Fstat, {A::kFd, A::kHex});
   table.Register(SYS_stat, Stat, {A::kPath, A::kHex});
@@ -643,6 +780,7 @@ void RegisterFsSyscalls(SyscallTable& table) {
   table.Register(SYS_statx, Statx,
                  {A::kFd, A::kPath, A::kHex, A::kHex, A::kHex});
   table.Register(SYS_getdents64, GetDents64, {A::kFd, A::kHex, A::kInt});
+  table.Register(SYS_getdents, GetDents, {A::kFd, A::kHex, A::kInt});
   table.Register(SYS_readlink, Readlink, {A::kPath, A::kOutBuf, A::kInt});
   table.Register(SYS_readlinkat, ReadlinkAt,
                  {A::kFd, A::kPath, A::kOutBuf, A::kInt});
@@ -650,6 +788,24 @@ void RegisterFsSyscalls(SyscallTable& table) {
   table.Register(SYS_faccessat, FaccessAt, {A::kFd, A::kPath, A::kOct});
   table.Register(SYS_faccessat2, FaccessAt2,
                  {A::kFd, A::kPath, A::kOct, A::kHex});
+  table.Register(SYS_getxattr, GetXattr,
+                 {A::kPath, A::kPath, A::kHex, A::kInt});
+  table.Register(SYS_lgetxattr, LGetXattr,
+                 {A::kPath, A::kPath, A::kHex, A::kInt});
+  table.Register(SYS_fgetxattr, FGetXattr,
+                 {A::kFd, A::kPath, A::kHex, A::kInt});
+  table.Register(SYS_listxattr, ListXattr, {A::kPath, A::kHex, A::kInt});
+  table.Register(SYS_llistxattr, LListXattr, {A::kPath, A::kHex, A::kInt});
+  table.Register(SYS_flistxattr, FListXattr, {A::kFd, A::kHex, A::kInt});
+  table.Register(SYS_setxattr, SetXattr,
+                 {A::kPath, A::kPath, A::kHex, A::kInt, A::kHex});
+  table.Register(SYS_lsetxattr, LSetXattr,
+                 {A::kPath, A::kPath, A::kHex, A::kInt, A::kHex});
+  table.Register(SYS_fsetxattr, FSetXattr,
+                 {A::kFd, A::kPath, A::kHex, A::kInt, A::kHex});
+  table.Register(SYS_removexattr, RemoveXattr, {A::kPath, A::kPath});
+  table.Register(SYS_lremovexattr, LRemoveXattr, {A::kPath, A::kPath});
+  table.Register(SYS_fremovexattr, FRemoveXattr, {A::kFd, A::kPath});
   table.Register(SYS_dup, Dup, {A::kFd});
   table.Register(SYS_dup2, Dup2, {A::kFd, A::kFd});
   table.Register(SYS_dup3, Dup3, {A::kFd, A::kFd, A::kHex});

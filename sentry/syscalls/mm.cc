@@ -125,12 +125,16 @@ int64_t Msync(Task& t, const SyscallArgs& a) {
 }
 
 int64_t Mlock(Task& t, const SyscallArgs& a) {
-  return t.mm().Mlock(a[0], a[1]);
+  return t.mm().Mlock(a[0], a[1], /*populate=*/true);
+}
+
+int64_t Munlock(Task& t, const SyscallArgs& a) {
+  return t.mm().Mlock(a[0], a[1], /*populate=*/false);
 }
 
 int64_t Mlock2(Task& t, const SyscallArgs& a) {
   if (a[2] & ~static_cast<uint64_t>(MLOCK_ONFAULT)) return -EINVAL;
-  return t.mm().Mlock(a[0], a[1]);
+  return t.mm().Mlock(a[0], a[1], /*populate=*/!(a[2] & MLOCK_ONFAULT));
 }
 
 int64_t Mlockall(Task&, const SyscallArgs& a) {
@@ -161,7 +165,7 @@ void RegisterMmSyscalls(SyscallTable& table) {
   table.Register(SYS_mincore, Mincore, {A::kHex, A::kInt, A::kHex});
   table.Register(SYS_msync, Msync, {A::kHex, A::kInt, A::kHex});
   table.Register(SYS_mlock, Mlock, {A::kHex, A::kInt});
-  table.Register(SYS_munlock, Mlock, {A::kHex, A::kInt});
+  table.Register(SYS_munlock, Munlock, {A::kHex, A::kInt});
   table.Register(SYS_mlock2, Mlock2, {A::kHex, A::kInt, A::kHex});
   table.Register(SYS_mlockall, Mlockall, {A::kHex});
   table.Register(SYS_munlockall, Munlockall, {});

@@ -89,12 +89,20 @@ int64_t Sigaltstack(Task& t, const SyscallArgs& a) {
   return 0;
 }
 
+int64_t RtSigpending(Task& t, const SyscallArgs& a) {
+  if (a[1] > sizeof(uint64_t)) return -EINVAL;
+  // Nothing is ever pending before signal delivery exists.
+  uint64_t pending = 0;
+  return t.CopyOut(a[0], &pending, a[1]);
+}
+
 }  // namespace
 
 void RegisterSignalSyscalls(SyscallTable& table) {
   table.Register(13, RtSigaction, {A::kSignal, A::kHex, A::kHex, A::kInt});
   table.Register(14, RtSigprocmask, {A::kInt, A::kHex, A::kHex, A::kInt});
   table.Register(131, Sigaltstack, {A::kHex, A::kHex});
+  table.Register(127, RtSigpending, {A::kHex, A::kInt});
 }
 
 }  // namespace sentry

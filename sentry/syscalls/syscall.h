@@ -67,6 +67,8 @@ void RegisterProcessSyscalls(SyscallTable& table);
 void RegisterTimeSyscalls(SyscallTable& table);
 void RegisterSignalSyscalls(SyscallTable& table);
 void RegisterInfoSyscalls(SyscallTable& table);
+void RegisterPollSyscalls(SyscallTable& table);
+void RegisterFutexSyscalls(SyscallTable& table);
 
 }  // namespace sentry
 

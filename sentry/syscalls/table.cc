@@ -20,6 +20,8 @@ const SyscallTable& SyscallTable::Get() {
     RegisterTimeSyscalls(*t);
     RegisterSignalSyscalls(*t);
     RegisterInfoSyscalls(*t);
+    RegisterPollSyscalls(*t);
+    RegisterFutexSyscalls(*t);
     return t;
   }();
   return *table;

@@ -1,6 +1,7 @@
 // Clocks and sleeps. The vDSO serves most clock reads without a trap; these
 // are the syscall paths (and the vDSO's fallbacks).
 #include <errno.h>
+#include <sys/syscall.h>
 #include <sys/time.h>
 #include <time.h>
 
@@ -14,16 +15,11 @@ namespace {
 using A = ArgKind;
 
 // Linux's encoding of CPU-time clocks (include/linux/posix-timers.h).
-constexpr clockid_t kCpuClockSched = 2;
 constexpr clockid_t kCpuClockPerThread = 4;
-clockid_t ProcessCpuClock(pid_t pid) { return ((~pid) << 3) | kCpuClockSched; }
-clockid_t ThreadCpuClock(pid_t tid) {
-  return ((~tid) << 3) | kCpuClockSched | kCpuClockPerThread;
-}
 
 // Maps a sandbox clock id onto the host clock that measures it: the wall and
-// monotonic clocks are the host's; CPU clocks measure the stub process or
-// thread that runs the application.
+// monotonic clocks are the host's; CPU clocks become the calling stub
+// thread's own CLOCK_PROCESS_CPUTIME_ID or CLOCK_THREAD_CPUTIME_ID.
 bool HostClock(Task& t, clockid_t clk, clockid_t* host) {
   switch (clk) {
     case CLOCK_REALTIME:
@@ -36,10 +32,8 @@ bool HostClock(Task& t, clockid_t clk, clockid_t* host) {
       *host = clk;
       return true;
     case CLOCK_PROCESS_CPUTIME_ID:
-      *host = ProcessCpuClock(t.context().address_space().pid());
-      return true;
     case CLOCK_THREAD_CPUTIME_ID:
-      *host = ThreadCpuClock(t.context().tid());
+      *host = clk;
       return true;
     default:
       break;
@@ -50,20 +44,32 @@ bool HostClock(Task& t, clockid_t clk, clockid_t* host) {
     bool thread = clk & kCpuClockPerThread;
     if ((clk & 3) > 2) return false;
     if (thread && (id == 0 || id == t.tid())) {
-      *host = ThreadCpuClock(t.context().tid());
+      *host = CLOCK_THREAD_CPUTIME_ID;
       return true;
     }
     if (!thread && (id == 0 || id == t.thread_group().tgid())) {
-      *host = ProcessCpuClock(t.context().address_space().pid());
+      *host = CLOCK_PROCESS_CPUTIME_ID;
       return true;
     }
   }
   return false;
 }
 
+bool IsCpuClock(clockid_t clk) {
+  return clk == CLOCK_PROCESS_CPUTIME_ID || clk == CLOCK_THREAD_CPUTIME_ID ||
+         clk < 0;
+}
+
 int64_t ClockGettime(Task& t, const SyscallArgs& a) {
+  clockid_t clk = static_cast<clockid_t>(a[0]);
   clockid_t host;
-  if (!HostClock(t, static_cast<clockid_t>(a[0]), &host)) return -EINVAL;
+  if (!HostClock(t, clk, &host)) return -EINVAL;
+  if (IsCpuClock(clk)) {
+    // The host lets only a thread's own process read its thread CPU clock,
+    // so ask the stub thread itself: the host writes the result straight
+    // into application memory (EFAULT included), exactly as Linux would.
+    return t.context().InjectSyscall(SYS_clock_gettime, host, a[1]);
+  }
   timespec ts;
   if (clock_gettime(host, &ts) != 0) return -errno;
   return t.CopyOutObj(a[1], ts);

@@ -9,8 +9,7 @@ std::shared_ptr<Dentry> Dentry::NewRoot(InodeRef inode) {
   return std::shared_ptr<Dentry>(new Dentry(nullptr, "", std::move(inode)));
 }
 
-Dentry::Dentry(std::shared_ptr<Dentry> parent, std::string name,
-               InodeRef inode)
+Dentry::Dentry(std::shared_ptr<Dentry> parent, std::string name, InodeRef inode)
     : inode_(std::move(inode)),
       parent_(std::move(parent)),
       name_(std::move(name)) {}

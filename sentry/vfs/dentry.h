@@ -54,7 +54,9 @@ class Dentry final : public std::enable_shared_from_this<Dentry> {
 
   // How many mounts sit on this dentry; path walks only consult the mount
   // table when it is non-zero.
-  int mount_count() const { return mount_count_.load(std::memory_order_acquire); }
+  int mount_count() const {
+    return mount_count_.load(std::memory_order_acquire);
+  }
   void AddMount() { mount_count_.fetch_add(1, std::memory_order_acq_rel); }
   void RemoveMount() { mount_count_.fetch_sub(1, std::memory_order_acq_rel); }
 

@@ -12,7 +12,8 @@ namespace {
 // really lets go of one.
 class CountedFile final : public FileDescription {
  public:
-  explicit CountedFile(int* live) : FileDescription(Path{}, O_RDONLY), live_(live) {
+  explicit CountedFile(int* live)
+      : FileDescription(Path{}, O_RDONLY), live_(live) {
     ++*live_;
   }
   ~CountedFile() override { --*live_; }

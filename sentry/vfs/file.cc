@@ -106,8 +106,8 @@ FileDescription::~FileDescription() = default;
 int FileDescription::SetFlags(int flags) {
   std::lock_guard<std::mutex> lock(set_flags_mu_);
   int old_flags = flags_.load(std::memory_order_relaxed);
-  int new_flags = (old_flags & ~kSettableStatusFlags) |
-                  (flags & kSettableStatusFlags);
+  int new_flags =
+      (old_flags & ~kSettableStatusFlags) | (flags & kSettableStatusFlags);
   if (new_flags == old_flags) return 0;
   if (int err = OnSetFlags(old_flags, new_flags); err != 0) return err;
   flags_.store(new_flags, std::memory_order_relaxed);
@@ -147,7 +147,9 @@ absl::StatusOr<struct stat> FileDescription::Stat() {
   return cv::ErrnoStatus(EBADF, "fstat of an anonymous file");
 }
 
-int64_t FileDescription::GetDents64(IoSequence&) { return -ENOTDIR; }
+int64_t FileDescription::GetDents(IoSequence&, DirentFormat) {
+  return -ENOTDIR;
+}
 
 int64_t FileDescription::Ioctl(uint32_t, uint64_t, UserMemory&) {
   return -ENOTTY;
@@ -164,13 +166,19 @@ PReadFn MakePReadFn(FileRef file) {
   };
 }
 
-// ---- linux_dirent64 ----
+// ---- directory records ----
 
-bool AppendDirent64(std::vector<char>& out, size_t limit, const DirEntry& e) {
+bool AppendDirent(std::vector<char>& out, size_t limit, const DirEntry& e,
+                  DirentFormat format) {
   // struct linux_dirent64 { u64 d_ino; s64 d_off; u16 d_reclen;
-  //                         u8 d_type; char d_name[]; }, 8-byte aligned.
-  constexpr size_t kNameOffset = 19;
-  size_t reclen = (kNameOffset + e.name.size() + 1 + 7) & ~size_t{7};
+  //                         u8 d_type; char d_name[]; }
+  // struct linux_dirent { unsigned long d_ino, d_off; u16 d_reclen;
+  //                       char d_name[]; ... u8 d_type at the end }
+  // Both 8-byte aligned.
+  const bool is64 = format == DirentFormat::kDirent64;
+  const size_t name_at = is64 ? 19 : 18;
+  const size_t tail = is64 ? 1 : 2;  // the NUL, and the old format's type
+  size_t reclen = (name_at + e.name.size() + tail + 7) & ~size_t{7};
   if (out.size() + reclen > limit) return false;
   size_t at = out.size();
   out.resize(at + reclen, '\0');
@@ -181,8 +189,12 @@ bool AppendDirent64(std::vector<char>& out, size_t limit, const DirEntry& e) {
   memcpy(p, &ino, 8);
   memcpy(p + 8, &off, 8);
   memcpy(p + 16, &len16, 2);
-  p[18] = static_cast<char>(e.type);
-  memcpy(p + kNameOffset, e.name.data(), e.name.size());
+  memcpy(p + name_at, e.name.data(), e.name.size());
+  if (is64) {
+    p[18] = static_cast<char>(e.type);
+  } else {
+    p[reclen - 1] = static_cast<char>(e.type);
+  }
   return true;
 }
 
@@ -225,7 +237,7 @@ class DirectoryFile final : public FileDescription {
     return target;
   }
 
-  int64_t GetDents64(IoSequence& dst) override {
+  int64_t GetDents(IoSequence& dst, DirentFormat format) override {
     std::lock_guard<std::mutex> lock(offset_mu_);
     size_t limit = std::min(dst.size(), kMaxDentsBytes);
     std::vector<char> out;
@@ -252,7 +264,7 @@ class DirectoryFile final : public FileDescription {
         }
       }
       const DirEntry& e = batch_.entries[next_];
-      if (!AppendDirent64(out, limit, e)) {
+      if (!AppendDirent(out, limit, e, format)) {
         too_small = out.empty();
         break;
       }
@@ -276,9 +288,9 @@ class DirectoryFile final : public FileDescription {
  private:
   // Entries fetched from the file system but not yet returned, so a small
   // getdents buffer does not cost a new listing request each call.
-  DirBatch batch_;     // guarded by offset_mu_
+  DirBatch batch_;  // guarded by offset_mu_
   bool have_batch_ = false;
-  size_t next_ = 0;    // next entry of batch_ to return
+  size_t next_ = 0;  // next entry of batch_ to return
 };
 
 class PathFile final : public FileDescription {
@@ -289,7 +301,7 @@ class PathFile final : public FileDescription {
   int64_t PRead(IoSequence&, int64_t) override { return -EBADF; }
   int64_t PWrite(IoSequence&, int64_t) override { return -EBADF; }
   int64_t Seek(int64_t, int) override { return -EBADF; }
-  int64_t GetDents64(IoSequence&) override { return -EBADF; }
+  int64_t GetDents(IoSequence&, DirentFormat) override { return -EBADF; }
   int64_t Ioctl(uint32_t, uint64_t, UserMemory&) override { return -EBADF; }
 };
 

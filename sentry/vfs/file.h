@@ -77,6 +77,10 @@ class IoSequence final {
   size_t size_ = 0;
 };
 
+// The records getdents64 (linux_dirent64) and the older getdents
+// (linux_dirent, with the type in the record's last byte) return.
+enum class DirentFormat { kDirent64, kDirent };
+
 // The largest count one read or write moves, as Linux's MAX_RW_COUNT.
 inline constexpr size_t kMaxRwCount = 0x7ffff000;
 
@@ -121,9 +125,13 @@ class FileDescription {
   // whence is SEEK_SET/CUR/END/DATA/HOLE; returns the new offset.
   virtual int64_t Seek(int64_t offset, int whence);
   virtual absl::StatusOr<struct stat> Stat();
-  // Fills `dst` with linux_dirent64 records: the byte count, 0 at the end,
-  // -EINVAL if not even one record fits, -ENOTDIR for a non-directory.
-  virtual int64_t GetDents64(IoSequence& dst);
+  // Fills `dst` with directory records in `format`: the byte count, 0 at
+  // the end, -EINVAL if not even one record fits, -ENOTDIR for a
+  // non-directory.
+  virtual int64_t GetDents(IoSequence& dst, DirentFormat format);
+  int64_t GetDents64(IoSequence& dst) {
+    return GetDents(dst, DirentFormat::kDirent64);
+  }
   // Device-specific ioctls (the generic ones are handled by the syscall).
   // -ENOTTY for commands the file does not know.
   virtual int64_t Ioctl(uint32_t cmd, uint64_t arg, UserMemory& mem);
@@ -150,6 +158,10 @@ class FileDescription {
   std::mutex set_flags_mu_;
 };
 
+// The kernel's O_LARGEFILE. glibc defines O_LARGEFILE as 0 on x86-64, but
+// the kernel sets this bit on every open there and F_GETFL reports it.
+inline constexpr int kOLargefile = 0100000;
+
 // Status flags F_SETFL may change.
 inline constexpr int kSettableStatusFlags =
     O_APPEND | O_ASYNC | O_DIRECT | O_NOATIME | O_NONBLOCK;
@@ -168,9 +180,10 @@ FileRef NewDirectoryFile(const Path& path, int flags);
 // I/O.
 FileRef NewPathFile(const Path& path, int flags);
 
-// Appends one linux_dirent64 record to `out` if it fits within `limit`
-// bytes in total; returns whether it did.
-bool AppendDirent64(std::vector<char>& out, size_t limit, const DirEntry& e);
+// Appends one record to `out` if it fits within `limit` bytes in total;
+// returns whether it did.
+bool AppendDirent(std::vector<char>& out, size_t limit, const DirEntry& e,
+                  DirentFormat format);
 
 }  // namespace sentry::vfs
 

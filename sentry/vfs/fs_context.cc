@@ -6,8 +6,8 @@
 
 namespace sentry::vfs {
 
-FsContext::FsContext(std::shared_ptr<MountNamespace> mntns, Path root,
-                     Path cwd, mode_t umask)
+FsContext::FsContext(std::shared_ptr<MountNamespace> mntns, Path root, Path cwd,
+                     mode_t umask)
     : mntns_(std::move(mntns)),
       root_(std::move(root)),
       cwd_(std::move(cwd)),

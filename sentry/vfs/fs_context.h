@@ -45,8 +45,8 @@ class FsContext final {
  private:
   const std::shared_ptr<MountNamespace> mntns_;
   mutable std::mutex mu_;
-  Path root_;   // guarded by mu_
-  Path cwd_;    // guarded by mu_
+  Path root_;     // guarded by mu_
+  Path cwd_;      // guarded by mu_
   mode_t umask_;  // guarded by mu_
 };
 

@@ -9,9 +9,8 @@ namespace sentry::vfs {
 std::shared_ptr<MountNamespace> MountNamespace::New(
     std::shared_ptr<FileSystem> fs, DentryRef root, int flags) {
   std::shared_ptr<MountNamespace> ns(new MountNamespace);
-  ns->root_mount_ = std::make_shared<Mount>(ns->next_id_++, std::move(fs),
-                                            std::move(root), flags, nullptr,
-                                            nullptr);
+  ns->root_mount_ = std::make_shared<Mount>(
+      ns->next_id_++, std::move(fs), std::move(root), flags, nullptr, nullptr);
   return ns;
 }
 
@@ -20,8 +19,7 @@ MountNamespace::~MountNamespace() {
 }
 
 absl::StatusOr<MountRef> MountNamespace::AddMount(
-    const Path& at, std::shared_ptr<FileSystem> fs, DentryRef root,
-    int flags) {
+    const Path& at, std::shared_ptr<FileSystem> fs, DentryRef root, int flags) {
   if (!at.valid()) return cv::ErrnoStatus(EINVAL, "mount: no mount point");
   if (!at.dentry->IsDir() || root == nullptr || !root->IsDir()) {
     return cv::ErrnoStatus(ENOTDIR, "mount: not a directory");
@@ -31,9 +29,8 @@ absl::StatusOr<MountRef> MountNamespace::AddMount(
   if (mounts_.count(key) != 0) {
     return cv::ErrnoStatus(EBUSY, "mount: mount point is covered");
   }
-  auto mount = std::make_shared<Mount>(next_id_++, std::move(fs),
-                                       std::move(root), flags, at.mount,
-                                       at.dentry);
+  auto mount = std::make_shared<Mount>(
+      next_id_++, std::move(fs), std::move(root), flags, at.mount, at.dentry);
   mounts_.emplace(key, mount);
   at.dentry->AddMount();
   return mount;

@@ -130,7 +130,7 @@ absl::StatusOr<FileRef> OpenAt(const FsContext& fs, const Credentials& creds,
     return Errno(EPERM);
   }
   // x86-64 Linux forces O_LARGEFILE on every open; F_GETFL shows it.
-  return inode.Open(p, (flags & ~O_CLOEXEC) | O_LARGEFILE);
+  return inode.Open(p, (flags & ~O_CLOEXEC) | kOLargefile);
 }
 
 absl::StatusOr<FileRef> OpenExecutable(const FsContext& fs,
@@ -150,7 +150,7 @@ absl::StatusOr<FileRef> OpenExecutable(const FsContext& fs,
   if (CheckPermission(st, who, kMayExec) != 0) {
     return cv::ErrnoStatus(EACCES, "execve: no execute permission");
   }
-  return p.inode()->Open(p, O_RDONLY | O_LARGEFILE);
+  return p.inode()->Open(p, O_RDONLY | kOLargefile);
 }
 
 absl::Status ChangeDirectory(FsContext& fs, const Credentials& creds,

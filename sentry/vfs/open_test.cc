@@ -46,9 +46,15 @@ class OpenTest : public ::testing::Test {
   void SetUp() override {
     fs_ = std::make_shared<MemFs>();
     fs_->File("etc/passwd", "root:x:0:0\n");
-    fs_->File("bin/prog", "\x7f" "ELF", 0755);
+    fs_->File("bin/prog",
+              "\x7f"
+              "ELF",
+              0755);
     fs_->File("bin/noexec", "data", 0644);
-    fs_->File("bin/xonly", "\x7f" "ELF", 0111);
+    fs_->File("bin/xonly",
+              "\x7f"
+              "ELF",
+              0111);
     fs_->Dir("home");
     fs_->Dir("home/user", 0700, 1000, 1000);
     fs_->File("home/user/mine", "mine", 0600, 1000, 1000);
@@ -114,22 +120,22 @@ TEST_F(OpenTest, ReadsAFile) {
 }
 
 TEST_F(OpenTest, StatusFlags) {
-  // x86-64 adds O_LARGEFILE; O_CLOEXEC, O_CREAT, O_TRUNC... are not kept.
+  // x86-64 adds kOLargefile; O_CLOEXEC, O_CREAT, O_TRUNC... are not kept.
   auto f = Open("/etc/passwd", O_RDONLY | O_CLOEXEC | O_NOCTTY);
   ASSERT_TRUE(f.ok());
-  EXPECT_EQ((*f)->flags(), O_RDONLY | O_LARGEFILE);
+  EXPECT_EQ((*f)->flags(), O_RDONLY | kOLargefile);
   auto d = Open("/etc", O_RDONLY | O_DIRECTORY);
   ASSERT_TRUE(d.ok());
-  EXPECT_EQ((*d)->flags(), O_DIRECTORY | O_LARGEFILE);
+  EXPECT_EQ((*d)->flags(), O_DIRECTORY | kOLargefile);
   auto p = Open("/etc", O_PATH | O_RDWR | O_APPEND);
   ASSERT_TRUE(p.ok());
   EXPECT_EQ((*p)->flags(), O_PATH);
   // F_SETFL changes only the settable bits.
   EXPECT_EQ((*f)->SetFlags(O_NONBLOCK | O_APPEND | O_RDWR | O_DIRECTORY), 0);
-  EXPECT_EQ((*f)->flags(), O_RDONLY | O_LARGEFILE | O_NONBLOCK | O_APPEND);
+  EXPECT_EQ((*f)->flags(), O_RDONLY | kOLargefile | O_NONBLOCK | O_APPEND);
   EXPECT_FALSE((*f)->writable());
   EXPECT_EQ((*f)->SetFlags(0), 0);
-  EXPECT_EQ((*f)->flags(), O_RDONLY | O_LARGEFILE);
+  EXPECT_EQ((*f)->flags(), O_RDONLY | kOLargefile);
 }
 
 TEST_F(OpenTest, FlagErrors) {
@@ -154,8 +160,7 @@ TEST_F(OpenTest, Symlinks) {
   EXPECT_EQ(ReadAll(*f), "root:x:0:0\n");
   EXPECT_EQ(OpenErr("/link", O_RDONLY | O_NOFOLLOW), ELOOP);
   // O_DIRECTORY is checked before ELOOP.
-  EXPECT_EQ(OpenErr("/dirlink", O_RDONLY | O_NOFOLLOW | O_DIRECTORY),
-            ENOTDIR);
+  EXPECT_EQ(OpenErr("/dirlink", O_RDONLY | O_NOFOLLOW | O_DIRECTORY), ENOTDIR);
   // A trailing slash follows even with O_NOFOLLOW.
   EXPECT_TRUE(Open("/dirlink/", O_RDONLY | O_NOFOLLOW).ok());
   // O_PATH|O_NOFOLLOW opens the symlink itself.
@@ -200,10 +205,10 @@ TEST_F(OpenTest, ReadOnlyMount) {
   EXPECT_EQ(open("/etc/passwd", O_RDONLY | O_CREAT), 0);
   EXPECT_EQ(open("/etc", O_RDWR | O_TMPFILE), EROFS);
   // EROFS comes before EACCES.
-  EXPECT_EQ(cv::StatusToErrno(
-                OpenAt(*ctx, user_, Path{}, "/etc/passwd", O_WRONLY, 0)
-                    .status()),
-            EROFS);
+  EXPECT_EQ(
+      cv::StatusToErrno(
+          OpenAt(*ctx, user_, Path{}, "/etc/passwd", O_WRONLY, 0).status()),
+      EROFS);
 }
 
 TEST_F(OpenTest, Permissions) {
@@ -241,7 +246,11 @@ TEST_F(OpenTest, OpenExecutable) {
   ASSERT_TRUE(x.ok());
   char buf[4];
   EXPECT_EQ((*x)->ReadAt(buf, 4, 0), 4);
-  EXPECT_EQ(memcmp(buf, "\x7f" "ELF", 4), 0);
+  EXPECT_EQ(memcmp(buf,
+                   "\x7f"
+                   "ELF",
+                   4),
+            0);
   PReadFn pread = MakePReadFn(*x);
   EXPECT_EQ(pread(buf, 3, 1), 3);
   EXPECT_EQ(memcmp(buf, "ELF", 3), 0);
@@ -250,12 +259,11 @@ TEST_F(OpenTest, OpenExecutable) {
   ASSERT_TRUE(ChangeDirectory(*ctx_, root_, "/bin").ok());
   EXPECT_EQ(exec("alias", root_), 0);
   // A noexec mount refuses.
-  auto noexec = MountNamespace::New(fs_, Dentry::NewRoot(fs_->root),
-                                    MS_NOEXEC);
+  auto noexec = MountNamespace::New(fs_, Dentry::NewRoot(fs_->root), MS_NOEXEC);
   auto ctx = FsContext::New(noexec);
-  EXPECT_EQ(cv::StatusToErrno(
-                OpenExecutable(*ctx, root_, "/bin/prog").status()),
-            EACCES);
+  EXPECT_EQ(
+      cv::StatusToErrno(OpenExecutable(*ctx, root_, "/bin/prog").status()),
+      EACCES);
 }
 
 TEST_F(OpenTest, ChangeDirectory) {
@@ -268,8 +276,7 @@ TEST_F(OpenTest, ChangeDirectory) {
   EXPECT_EQ(cv::StatusToErrno(ChangeDirectory(*ctx_, root_, "passwd")),
             ENOTDIR);
   EXPECT_EQ(cv::StatusToErrno(ChangeDirectory(*ctx_, root_, "")), ENOENT);
-  EXPECT_EQ(cv::StatusToErrno(ChangeDirectory(*ctx_, user_, "/home/user")),
-            0);
+  EXPECT_EQ(cv::StatusToErrno(ChangeDirectory(*ctx_, user_, "/home/user")), 0);
   Credentials other = user_;
   other.fsuid = 2000;
   other.fsgid = 2000;
@@ -290,9 +297,8 @@ TEST_F(OpenTest, GetDents64) {
   fs_->Dir("many/sub");
   auto d = Open("/many", O_RDONLY | O_DIRECTORY);
   ASSERT_TRUE(d.ok());
-  std::vector<std::string> expected = {".", "..", "f0", "f1", "f2", "f3",
-                                       "f4", "f5", "f6", "f7", "f8", "f9",
-                                       "sub"};
+  std::vector<std::string> expected = {".",  "..", "f0", "f1", "f2", "f3", "f4",
+                                       "f5", "f6", "f7", "f8", "f9", "sub"};
   // A big buffer, and one that holds a single record at a time: the same
   // listing either way, however the file system batches it.
   EXPECT_EQ(List(*d, 4096), expected);
@@ -312,8 +318,8 @@ TEST_F(OpenTest, GetDents64) {
   // The offset is a cookie: seeking to one resumes after that entry.
   EXPECT_EQ((*d)->Seek(3, SEEK_SET), 3);
   auto rest = List(*d, 4096);
-  EXPECT_EQ(rest, std::vector<std::string>(expected.begin() + 3,
-                                           expected.end()));
+  EXPECT_EQ(rest,
+            std::vector<std::string>(expected.begin() + 3, expected.end()));
   EXPECT_EQ((*d)->Seek(-1, SEEK_SET), -EINVAL);
   EXPECT_EQ((*d)->Seek(0, SEEK_END), -EINVAL);
   EXPECT_EQ((*d)->Seek(0, SEEK_CUR), 13);
@@ -342,6 +348,32 @@ TEST_F(OpenTest, GetDents64) {
   EXPECT_EQ((*f)->GetDents64(io), -ENOTDIR);
 }
 
+TEST_F(OpenTest, OldGetDentsFormat) {
+  fs_->File("old/a", "");
+  fs_->Symlink("old/link", "a");
+  auto d = Open("/old", O_RDONLY | O_DIRECTORY);
+  ASSERT_TRUE(d.ok());
+  FakeMemory mem(4096);
+  IoSequence io = IoSequence::User(mem, FakeMemory::kBase, 4096);
+  int64_t n = (*d)->GetDents(io, DirentFormat::kDirent);
+  ASSERT_GT(n, 0);
+  std::map<std::string, uint8_t> types;
+  for (int64_t off = 0; off < n;) {
+    uint16_t reclen;
+    memcpy(&reclen, mem.bytes.data() + off + 16, 2);
+    ASSERT_EQ(reclen % 8, 0);
+    // linux_dirent: the name at 18, the type in the record's last byte.
+    types[mem.bytes.data() + off + 18] = mem.bytes[off + reclen - 1];
+    off += reclen;
+  }
+  EXPECT_EQ(types.size(), 4u);
+  EXPECT_EQ(types["."], DT_DIR);
+  EXPECT_EQ(types["a"], DT_REG);
+  EXPECT_EQ(types["link"], DT_LNK);
+  IoSequence tiny = IoSequence::User(mem, FakeMemory::kBase, 1);
+  EXPECT_EQ((*d)->GetDents(tiny, DirentFormat::kDirent), 0);  // at the end
+}
+
 TEST_F(OpenTest, PathFilesDoNoIo) {
   auto p = Open("/etc/passwd", O_PATH);
   ASSERT_TRUE(p.ok());
@@ -356,9 +388,9 @@ TEST_F(OpenTest, PathFilesDoNoIo) {
 
 TEST(IoSequenceTest, ScattersAndGathers) {
   FakeMemory mem(64);
-  IoSequence io = IoSequence::User(
-      mem, {{FakeMemory::kBase, 3}, {FakeMemory::kBase + 10, 0},
-            {FakeMemory::kBase + 20, 5}});
+  IoSequence io = IoSequence::User(mem, {{FakeMemory::kBase, 3},
+                                         {FakeMemory::kBase + 10, 0},
+                                         {FakeMemory::kBase + 20, 5}});
   EXPECT_EQ(io.size(), 8u);
   EXPECT_EQ(io.CopyOut(0, "abcdefgh", 8), 0);
   EXPECT_EQ(std::string(mem.bytes.data(), 3), "abc");

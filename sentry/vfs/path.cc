@@ -17,8 +17,7 @@ AccessIdentity RealIdentity(const Credentials& creds) {
   return AccessIdentity{creds.ruid, creds.rgid, &creds.groups};
 }
 
-int CheckPermission(const struct stat& st, const AccessIdentity& who,
-                    int may) {
+int CheckPermission(const struct stat& st, const AccessIdentity& who, int may) {
   may &= kMayRead | kMayWrite | kMayExec;
   if (may == 0) return 0;
   unsigned mode = st.st_mode;
@@ -28,8 +27,8 @@ int CheckPermission(const struct stat& st, const AccessIdentity& who,
   } else {
     bool in_group = who.gid == st.st_gid;
     if (!in_group && who.groups != nullptr) {
-      in_group = std::find(who.groups->begin(), who.groups->end(),
-                           st.st_gid) != who.groups->end();
+      in_group = std::find(who.groups->begin(), who.groups->end(), st.st_gid) !=
+                 who.groups->end();
     }
     granted = in_group ? (mode >> 3) & 7 : mode & 7;
   }

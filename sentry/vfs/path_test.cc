@@ -56,8 +56,7 @@ class PathTest : public ::testing::Test {
     return ResolvePath(Ctx(start), path, flags);
   }
 
-  int Err(const std::string& path, int flags = kFollowFinal,
-          Path start = {}) {
+  int Err(const std::string& path, int flags = kFollowFinal, Path start = {}) {
     return cv::StatusToErrno(Get(path, flags, start).status());
   }
 
@@ -226,8 +225,8 @@ TEST_F(PathTest, SearchPermission) {
   Credentials owner;
   owner.fsuid = 1000;
   owner.fsgid = 1000;
-  for (auto [creds, want] : {std::pair{&root, 0}, {&user, EACCES},
-                             {&owner, 0}}) {
+  for (auto [creds, want] :
+       {std::pair{&root, 0}, {&user, EACCES}, {&owner, 0}}) {
     AccessIdentity who = FsIdentity(*creds);
     ResolveContext ctx = Ctx();
     ctx.who = &who;
@@ -292,9 +291,9 @@ TEST_F(PathTest, AllowMissingFinal) {
   EXPECT_EQ(NameOf(r->parent), "/");
   EXPECT_EQ(r->name, "nowhere");
   // Only the last component may be missing.
-  EXPECT_EQ(cv::StatusToErrno(
-                Resolve(Ctx(), "/nope/x", kAllowMissingFinal).status()),
-            ENOENT);
+  EXPECT_EQ(
+      cv::StatusToErrno(Resolve(Ctx(), "/nope/x", kAllowMissingFinal).status()),
+      ENOENT);
   // Existing files resolve as usual.
   r = Resolve(Ctx(), "/etc/passwd", kAllowMissingFinal);
   ASSERT_TRUE(r.ok());
@@ -442,8 +441,7 @@ TEST_F(MountTest, StackedMounts) {
   third->File("top", "x");
   auto mnt = Get("/mnt");
   ASSERT_TRUE(mnt.ok());
-  ASSERT_TRUE(ns_->AddMount(*mnt, third, Dentry::NewRoot(third->root), 0)
-                  .ok());
+  ASSERT_TRUE(ns_->AddMount(*mnt, third, Dentry::NewRoot(third->root), 0).ok());
   EXPECT_EQ(Where("/mnt/top"), "/mnt/top");
   EXPECT_EQ(Err("/mnt/inside"), ENOENT);
   EXPECT_EQ(Where("/mnt/.."), "/");

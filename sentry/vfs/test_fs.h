@@ -141,8 +141,9 @@ class MemFile final : public FileDescription {
     std::lock_guard<std::mutex> lock(offset_mu_);
     int64_t base = whence == SEEK_SET   ? 0
                    : whence == SEEK_CUR ? offset_
-                   : whence == SEEK_END ? static_cast<int64_t>(inode_->data.size())
-                                        : -1;
+                   : whence == SEEK_END
+                       ? static_cast<int64_t>(inode_->data.size())
+                       : -1;
     if (base < 0 || base + offset < 0) return -EINVAL;
     offset_ = base + offset;
     return offset_;
@@ -187,9 +188,8 @@ class MemFs final : public FileSystem {
     return cur;
   }
   std::shared_ptr<MemInode> File(const std::string& path,
-                                 const std::string& data,
-                                 mode_t perm = 0644, uint32_t uid = 0,
-                                 uint32_t gid = 0) {
+                                 const std::string& data, mode_t perm = 0644,
+                                 uint32_t uid = 0, uint32_t gid = 0) {
     auto [dir, name] = Parent(path);
     auto f = NewInode(S_IFREG | perm, uid, gid);
     f->data = data;

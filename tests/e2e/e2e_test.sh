@@ -123,10 +123,24 @@ case_run_bad_config() {
   grep -q "$work/nope" <<<"$out" || fail "message does not name the bundle: $out"
 }
 
+# Every process of ours (CLI, gofer, sentry, stubs) runs the runsc binary.
+our_processes() {
+  local exe p
+  exe=$(readlink -f "$runsc")
+  for p in /proc/[0-9]*; do
+    [[ $(readlink "$p/exe" 2>/dev/null) == "$exe" ]] && echo "${p#/proc/}"
+  done
+  return 0
+}
+
 case_no_leftover_processes() {
+  [[ -z $(our_processes) ]] || fail "runsc processes running before the test"
   rsc do $busybox true || fail "true failed"
+  rsc do /no/such/binary 2>/dev/null && fail "missing binary ran"
+  b=$(make_bundle '["/bin/busybox", "true"]')
+  rsc run --bundle "$b" e2e-left || fail "run failed"
   sleep 0.2
-  left=$(pgrep -f "$runsc" | grep -v "^$$\$" || true)
+  left=$(our_processes)
   [[ -z $left ]] || fail "processes left: $(ps -o pid,args -p $left)"
 }
 

@@ -1,0 +1,64 @@
+// Futexes: wait queues keyed by an address in an address space. WAIT checks
+// the futex word and queues the waiter under one lock, so a WAKE that follows
+// the application's store can never be missed.
+#ifndef CVISOR_SENTRY_KERNEL_FUTEX_H_
+#define CVISOR_SENTRY_KERNEL_FUTEX_H_
+
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <list>
+#include <map>
+#include <mutex>
+#include <optional>
+
+namespace sentry {
+
+class Task;
+
+struct FutexKey {
+  const void* space;  // the address space (its MemoryManager)
+  uint64_t addr;
+  auto operator<=>(const FutexKey&) const = default;
+};
+
+// When a wait gives up: a point on the steady or the system clock.
+struct FutexDeadline {
+  bool realtime = false;
+  std::chrono::steady_clock::time_point steady;
+  std::chrono::system_clock::time_point system;
+};
+
+class FutexTable final {
+ public:
+  // Blocks while the 32-bit word at `addr` equals `val` and no matching wake
+  // came. Returns 0 (woken), -EAGAIN (value differed), -ETIMEDOUT, -EFAULT.
+  int Wait(Task& task, FutexKey key, uint32_t val, uint32_t bitset,
+           const std::optional<FutexDeadline>& deadline);
+  // Wakes up to `n` waiters on `key` whose bitset intersects `bitset`.
+  int Wake(FutexKey key, int n, uint32_t bitset);
+  // Wakes up to `nwake` waiters on `from` and moves up to `nrequeue` more to
+  // `to`. With `cmpval`, first checks the word at from (else -EAGAIN).
+  int Requeue(Task& task, FutexKey from, FutexKey to, int nwake, int nrequeue,
+              std::optional<uint32_t> cmpval);
+  // FUTEX_WAKE_OP: *addr2 = op(*addr2, oparg); wake on key1; conditionally
+  // wake on key2.
+  int WakeOp(Task& task, FutexKey key1, FutexKey key2, int nwake1,
+             int nwake2, uint32_t op);
+
+ private:
+  struct Waiter {
+    std::condition_variable cv;
+    FutexKey key;
+    uint32_t bitset;
+    bool woken = false;
+  };
+  int WakeLocked(FutexKey key, int n, uint32_t bitset);
+
+  std::mutex mu_;
+  std::multimap<FutexKey, Waiter*> waiters_;  // guarded by mu_
+};
+
+}  // namespace sentry
+
+#endif  // CVISOR_SENTRY_KERNEL_FUTEX_H_
