@@ -123,8 +123,10 @@ absl::StatusOr<LoadedImage> LoadImage(mm::MemoryManager& mm,
     // The first mapping must not clobber anything (the vDSO, or the program
     // when this is the interpreter); later ones may share a page with the
     // segment before them, as in Linux.
-    const int fixed = first ? 0x100000 /* MAP_FIXED_NOREPLACE */ : MAP_FIXED;
-    first = false;
+    const int fixed = first ? MAP_FIXED_NOREPLACE : MAP_FIXED;
+    // An empty segment maps nothing (elf_load with p_memsz 0), but still
+    // counts for the break and the code/data bounds below.
+    if (ph.p_memsz > 0) first = false;
 
     uint64_t anon_start = seg_page;
     if (ph.p_filesz > 0) {
@@ -160,7 +162,7 @@ absl::StatusOr<LoadedImage> LoadImage(mm::MemoryManager& mm,
     }
     // The rest of the bss: fresh anonymous pages.
     const uint64_t anon_end = PageRoundUp(mem_end);
-    if (anon_end > anon_start) {
+    if (ph.p_memsz > 0 && anon_end > anon_start) {
       int64_t r = mm.Mmap(ctx, anon_start, anon_end - anon_start, prot,
                           MAP_PRIVATE | MAP_ANONYMOUS | fixed, nullptr, 0);
       if (r < 0) {

@@ -437,6 +437,19 @@ TEST_F(LoaderTest, StaticPieGoesToTheEtDynBase) {
   EXPECT_EQ(ctx_.fake().ProtAt(base + 4 * P), PROT_READ | PROT_WRITE);
 }
 
+TEST_F(LoaderTest, EmptySegmentsMapNothing) {
+  ElfBuilder b(ET_EXEC, 0x400100);
+  b.Segment(PT_LOAD, PF_R | PF_X, 0, 0x400000, P, P)
+      .Segment(PT_LOAD, PF_R | PF_W, 0x123, 0x600123, 0, 0);
+  ExecFile f = MemFile(b.Build(P), "/empty-seg");
+  auto info = ParseElf(f);
+  ASSERT_TRUE(info.ok()) << info.status();
+  auto r = LoadElf(mm_, ctx_, f, *info);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_FALSE(ctx_.fake().Mapped(0x600000));
+  EXPECT_EQ(r->brk_start, 0x601000u);  // still counts for the break
+}
+
 TEST_F(LoaderTest, LargeAlignmentIsHonouredForEtDyn) {
   constexpr uint64_t kAlign = 1 << 21;
   ElfBuilder b(ET_DYN, 0x40);

@@ -20,7 +20,7 @@ constexpr int kProtSem = 0x8;  // accepted and ignored, as on x86
 
 constexpr int kMapTypeMask = 0x0f;
 constexpr int kMapSharedValidate = 0x03;
-constexpr int kMapFixedNoreplace = 0x100000;
+constexpr int kMapFixedNoreplace = MAP_FIXED_NOREPLACE;
 constexpr int kMapHugeShift = 26;
 constexpr int kMapUninitialized = 0x4000000;
 // The flags MAP_SHARED_VALIDATE accepts on a file: Linux's LEGACY_MAP_MASK.
@@ -525,13 +525,18 @@ int64_t MemoryManager::Mremap(platform::Context& ctx, uint64_t old_addr,
   // old_len 0 duplicates a shared mapping; nothing else can be duplicated.
   if (old_len == 0 && !found->shared) return -EINVAL;
 
+  // The tail a shrink unmaps must be a valid munmap range.
+  const bool old_range_ok =
+      old_addr <= layout_.max_addr && old_len <= layout_.max_addr - old_addr;
   if (!fixed && !dontunmap && new_len <= old_len) {
+    if (!old_range_ok) return -EINVAL;
     // Shrinking in place just unmaps the tail.
     int64_t r = MunmapLocked(ctx, old_addr + new_len, old_addr + old_len);
     if (r < 0) return r;
     return static_cast<int64_t>(old_addr);
   }
   if (fixed && old_len > new_len) {
+    if (!old_range_ok) return -EINVAL;
     int64_t r = MunmapLocked(ctx, old_addr + new_len, old_addr + old_len);
     if (r < 0) return r;
     old_len = new_len;

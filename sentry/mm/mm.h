@@ -27,10 +27,12 @@ inline constexpr uint64_t kStackGuardGap = 256 * kPageSize;
 inline constexpr uint64_t kDefaultStackRlimit = 8 << 20;
 
 // Fills `out` with the file open as `fd` in the task's fd table, for mmap.
-// Returns 0, -EBADF (no such fd, or an O_PATH one), -EACCES (not open for
-// reading) or -ENODEV (the file cannot be mapped: pipe, socket, directory).
-// /dev/zero comes back as an empty file (zero-filled memory). Implemented
-// with the mmap syscall in sentry/syscalls/mm.cc, where the VFS is at hand.
+// Returns 0, -EBADF (no such fd, or an O_PATH one) or -ENODEV (the file
+// cannot be mapped: pipe, socket, directory). Whether it was opened for
+// reading and writing goes into `out`, and Mmap() turns that into EACCES
+// where Linux does. /dev/zero comes back as an empty file (zero-filled
+// memory); the mmap syscall itself maps it as anonymous memory. Implemented
+// in sentry/syscalls/mm.cc, where the VFS is at hand.
 int MappedFileForFd(Task& task, int fd, MappedFile* out);
 
 class MemoryManager final {

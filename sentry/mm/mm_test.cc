@@ -568,6 +568,13 @@ TEST_F(MmTest, MremapErrors) {
       mm_.Mremap(ctx_, a, P, P, MREMAP_MAYMOVE | MREMAP_FIXED, l.vdso_base),
       -EPERM);
   EXPECT_EQ(mm_.Mremap(ctx_, a, P, l.max_addr + P, MREMAP_MAYMOVE, 0), -EINVAL);
+  // Absurd old lengths: an invalid tail to unmap, or more than the VMA.
+  EXPECT_EQ(mm_.Mremap(ctx_, a, ~0ULL - P, P, 0, 0), -EINVAL);
+  EXPECT_EQ(mm_.Mremap(ctx_, a, ~0ULL - P, P, MREMAP_MAYMOVE | MREMAP_FIXED,
+                       0x600000000),
+            -EINVAL);
+  EXPECT_EQ(mm_.Mremap(ctx_, a, 1ULL << 40, (1ULL << 40) + P, 0, 0), -EFAULT);
+  EXPECT_NE(mm_.vmas().Find(a), nullptr);
   // MREMAP_DONTUNMAP's new_addr is a hint, but checked like a fixed one
   // (before the old range is even looked at, as Linux 6.18 does).
   EXPECT_EQ(mm_.Mremap(ctx_, 0x500000000, P, P,

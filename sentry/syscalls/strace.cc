@@ -91,7 +91,7 @@ std::string OpenFlags(uint64_t v) {
       {O_NOCTTY, "O_NOCTTY"},       {O_TRUNC, "O_TRUNC"},
       {O_APPEND, "O_APPEND"},       {O_NONBLOCK, "O_NONBLOCK"},
       {O_DSYNC, "O_DSYNC"},         {O_DIRECT, "O_DIRECT"},
-      {O_LARGEFILE, "O_LARGEFILE"}, {O_DIRECTORY, "O_DIRECTORY"},
+      {0100000, "O_LARGEFILE"}, {O_DIRECTORY, "O_DIRECTORY"},
       {O_NOFOLLOW, "O_NOFOLLOW"},   {O_NOATIME, "O_NOATIME"},
       {O_CLOEXEC, "O_CLOEXEC"},     {O_PATH, "O_PATH"},
   };
@@ -152,7 +152,7 @@ std::string Arg(Task& task, ArgKind kind, const SyscallArgs& args, int i,
       if (!at_exit || result < 0) return absl::StrCat("0x", absl::Hex(v));
       return Buffer(task, v, result);
     case ArgKind::kOct:
-      return absl::StrCat("0", absl::StrFormat("%o", v));
+      return v == 0 ? "0" : absl::StrFormat("0%o", v);
     case ArgKind::kOpenFlags:
       return OpenFlags(v);
     case ArgKind::kMmapProt:
