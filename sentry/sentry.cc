@@ -1,6 +1,7 @@
 #include "sentry/sentry.h"
 
 #include <fcntl.h>
+#include <sys/mount.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -25,12 +26,26 @@ Credentials InitCredentials(const BootConfig& c) {
   return creds;
 }
 
+// The sentry is pid 1 of a new pid namespace, but the /proc it inherited
+// describes the host's: the platform reads /proc/<stub pid>, which must name
+// our own stubs. Mount a procfs of our namespace over it (our mount namespace
+// is private, so the host's view is untouched).
+absl::Status MountOwnProc() {
+  if (getpid() != 1) return absl::OkStatus();
+  if (mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC,
+            nullptr) != 0) {
+    return cv::ErrnoStatus(errno, "mounting the sentry's /proc");
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 absl::StatusOr<int> Boot(const BootConfig& config) {
   if (config.argv.empty()) {
     return absl::InvalidArgumentError("no program to run (empty argv)");
   }
+  RETURN_IF_ERROR(MountOwnProc());
   ASSIGN_OR_RETURN(std::unique_ptr<platform::Platform> platform,
                    platform::Platform::Create(config.platform));
 
