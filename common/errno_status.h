@@ -52,10 +52,9 @@ inline absl::Status ErrnoStatus(int err, std::string_view context = {}) {
     default:
       code = absl::StatusCode::kInternal;
   }
-  absl::Status s(code, context.empty()
-                           ? std::string(strerror(err))
-                           : absl::StrCat(std::string(context), ": ",
-                                          strerror(err)));
+  absl::Status s(code, context.empty() ? std::string(strerror(err))
+                                       : absl::StrCat(std::string(context),
+                                                      ": ", strerror(err)));
   s.SetPayload(kErrnoPayload, absl::Cord(absl::StrCat(err)));
   return s;
 }

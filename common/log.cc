@@ -80,7 +80,9 @@ void SetLogFd(int fd) {
 
 int LogFd() { return TheLogger().fd; }
 
-bool DebugEnabled() { return TheLogger().debug.load(std::memory_order_relaxed); }
+bool DebugEnabled() {
+  return TheLogger().debug.load(std::memory_order_relaxed);
+}
 
 void LogMessage(LogLevel level, std::string_view message) {
   Logger& l = TheLogger();

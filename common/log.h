@@ -14,10 +14,10 @@ namespace cv {
 enum class LogLevel { kDebug = 0, kInfo = 1, kWarning = 2, kError = 3 };
 
 struct LogOptions {
-  std::string path;        // empty: stderr
-  bool json = false;       // --log-format json
-  bool debug = false;      // --debug: also kDebug lines
-  std::string component;   // "runsc", "sentry", "gofer"
+  std::string path;       // empty: stderr
+  bool json = false;      // --log-format json
+  bool debug = false;     // --debug: also kDebug lines
+  std::string component;  // "runsc", "sentry", "gofer"
 };
 
 // Configures the process-wide logger. Safe to call again (e.g. after fork).

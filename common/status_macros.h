@@ -9,10 +9,10 @@
 #define CV_CONCAT_INNER_(a, b) a##b
 #define CV_CONCAT_(a, b) CV_CONCAT_INNER_(a, b)
 
-#define RETURN_IF_ERROR(expr)                      \
-  do {                                             \
-    ::absl::Status cv_status_ = (expr);            \
-    if (!cv_status_.ok()) return cv_status_;       \
+#define RETURN_IF_ERROR(expr)                \
+  do {                                       \
+    ::absl::Status cv_status_ = (expr);      \
+    if (!cv_status_.ok()) return cv_status_; \
   } while (0)
 
 #define ASSIGN_OR_RETURN(lhs, expr) \

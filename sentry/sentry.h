@@ -30,8 +30,8 @@ struct BootConfig {
   std::string hostname = "localhost";
   std::vector<Rlimit> rlimits;
   std::string platform = "ptrace";
-  bool strace = false;      // log every application syscall
-  int gofer_fd = -1;        // connected to the gofer serving the root
+  bool strace = false;  // log every application syscall
+  int gofer_fd = -1;    // connected to the gofer serving the root
   bool root_readonly = false;
   int stdio_fds[3] = {0, 1, 2};  // host fds that become the init's 0, 1, 2
 };

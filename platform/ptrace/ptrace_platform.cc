@@ -47,9 +47,9 @@ uint64_t XstateBv(const uint8_t* data) {
 }
 
 // Gives a freshly cloned stub process (one thread, untraced, on its way to
-// the pause loop) its standard shape: an application thread beside the leader, which
-// goes back to sleep untraced as the manager. Returns the new thread's tid;
-// it waits in the pause loop to be claimed.
+// the pause loop) its standard shape: an application thread beside the leader,
+// which goes back to sleep untraced as the manager. Returns the new thread's
+// tid; it waits in the pause loop to be claimed.
 absl::StatusOr<pid_t> SetUpStubProcess(const StubAddresses& a, pid_t leader) {
   ASSIGN_OR_RETURN(Registers regs, SeizeAndStop(leader, PTRACE_O_EXITKILL));
   InjectResult r = Inject(leader, regs, a, Site::kClone, SYS_clone,

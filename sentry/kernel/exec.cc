@@ -49,7 +49,8 @@ absl::StatusOr<std::string> LookPath(Task& task, const std::string& name,
     if (file.ok()) return candidate;
   }
   return cv::ErrnoStatus(
-      ENOENT, absl::StrCat("exec \"", name, "\": executable file not found in $PATH"));
+      ENOENT,
+      absl::StrCat("exec \"", name, "\": executable file not found in $PATH"));
 }
 
 absl::Status Exec(Task& task, const std::string& path,
@@ -66,8 +67,8 @@ absl::Status Exec(Task& task, const std::string& path,
   Kernel& kernel = task.kernel();
   ASSIGN_OR_RETURN(std::unique_ptr<platform::Context> ctx,
                    kernel.platform().NewAddressSpace());
-  auto mm = std::make_shared<mm::MemoryManager>(
-      kernel.platform().layout(), ctx->shared_address_space());
+  auto mm = std::make_shared<mm::MemoryManager>(kernel.platform().layout(),
+                                                ctx->shared_address_space());
   uint64_t stack_limit;
   {
     std::lock_guard<std::mutex> lock(task.thread_group().mu);

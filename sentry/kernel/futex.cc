@@ -22,11 +22,11 @@ int FutexTable::Wait(Task& task, FutexKey key, uint32_t val, uint32_t bitset,
     if (!deadline) {
       w.cv.wait(lock);
     } else if (deadline->realtime) {
-      timed_out = w.cv.wait_until(lock, deadline->system) ==
-                  std::cv_status::timeout;
+      timed_out =
+          w.cv.wait_until(lock, deadline->system) == std::cv_status::timeout;
     } else {
-      timed_out = w.cv.wait_until(lock, deadline->steady) ==
-                  std::cv_status::timeout;
+      timed_out =
+          w.cv.wait_until(lock, deadline->steady) == std::cv_status::timeout;
     }
   }
   if (w.woken) return 0;

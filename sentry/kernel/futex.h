@@ -43,8 +43,8 @@ class FutexTable final {
               std::optional<uint32_t> cmpval);
   // FUTEX_WAKE_OP: *addr2 = op(*addr2, oparg); wake on key1; conditionally
   // wake on key2.
-  int WakeOp(Task& task, FutexKey key1, FutexKey key2, int nwake1,
-             int nwake2, uint32_t op);
+  int WakeOp(Task& task, FutexKey key1, FutexKey key2, int nwake1, int nwake2,
+             uint32_t op);
 
  private:
   struct Waiter {

@@ -8,8 +8,8 @@
 #include "common/log.h"
 #include "sentry/kernel/kernel.h"
 #include "sentry/mm/mm.h"
-#include "sentry/syscalls/syscall.h"
 #include "sentry/syscalls/strace.h"
+#include "sentry/syscalls/syscall.h"
 
 namespace sentry {
 
@@ -87,8 +87,8 @@ void LogUnimplementedOnce(uint64_t nr) {
     logged[slot] = true;
   }
   const char* name = SyscallName(nr);
-  cv::LogWarning("unimplemented syscall ", name ? name : "unknown", " (",
-                 nr, "): returning ENOSYS");
+  cv::LogWarning("unimplemented syscall ", name ? name : "unknown", " (", nr,
+                 "): returning ENOSYS");
 }
 
 }  // namespace

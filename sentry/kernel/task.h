@@ -55,11 +55,15 @@ class Task final {
 
   void set_mm(std::shared_ptr<mm::MemoryManager> mm) { mm_ = std::move(mm); }
   const std::shared_ptr<mm::MemoryManager>& shared_mm() { return mm_; }
-  void set_fd_table(std::shared_ptr<vfs::FdTable> t) { fd_table_ = std::move(t); }
+  void set_fd_table(std::shared_ptr<vfs::FdTable> t) {
+    fd_table_ = std::move(t);
+  }
   const std::shared_ptr<vfs::FdTable>& shared_fd_table() { return fd_table_; }
   void set_fs(std::shared_ptr<vfs::FsContext> fs) { fs_ = std::move(fs); }
   const std::shared_ptr<vfs::FsContext>& shared_fs() { return fs_; }
-  void set_context(std::unique_ptr<platform::Context> c) { context_ = std::move(c); }
+  void set_context(std::unique_ptr<platform::Context> c) {
+    context_ = std::move(c);
+  }
 
   // The task's run loop: switch into the application, serve what stopped
   // it, repeat until the task exits. Runs on the task's own host thread.

@@ -1,10 +1,11 @@
 // futex(2): WAIT, WAKE, REQUEUE, CMP_REQUEUE, WAKE_OP and the BITSET forms.
 // Priority-inheritance operations are not offered (ENOSYS).
+#include "sentry/kernel/futex.h"
+
 #include <errno.h>
 #include <linux/futex.h>
 #include <time.h>
 
-#include "sentry/kernel/futex.h"
 #include "sentry/kernel/kernel.h"
 #include "sentry/kernel/task.h"
 #include "sentry/syscalls/syscall.h"
@@ -28,11 +29,13 @@ int ReadDeadline(Task& t, uint64_t addr, bool absolute, bool realtime,
   if (ts.tv_sec < 0 || ts.tv_nsec < 0 || ts.tv_nsec >= 1000000000) {
     return -EINVAL;
   }
-  auto d = std::chrono::seconds(ts.tv_sec) + std::chrono::nanoseconds(ts.tv_nsec);
+  auto d =
+      std::chrono::seconds(ts.tv_sec) + std::chrono::nanoseconds(ts.tv_nsec);
   FutexDeadline dl;
   if (!absolute) {
-    dl.steady = std::chrono::steady_clock::now() +
-                std::chrono::duration_cast<std::chrono::steady_clock::duration>(d);
+    dl.steady =
+        std::chrono::steady_clock::now() +
+        std::chrono::duration_cast<std::chrono::steady_clock::duration>(d);
   } else if (realtime) {
     dl.realtime = true;
     dl.system = std::chrono::system_clock::time_point(
@@ -67,8 +70,8 @@ int64_t Futex(Task& t, const SyscallArgs& a) {
       uint32_t bitset = cmd == FUTEX_WAIT ? FUTEX_BITSET_MATCH_ANY : val3;
       if (bitset == 0) return -EINVAL;
       std::optional<FutexDeadline> deadline;
-      if (int err = ReadDeadline(t, timeout, cmd == FUTEX_WAIT_BITSET,
-                                 realtime, &deadline);
+      if (int err = ReadDeadline(t, timeout, cmd == FUTEX_WAIT_BITSET, realtime,
+                                 &deadline);
           err) {
         return err;
       }
@@ -104,7 +107,8 @@ int64_t Futex(Task& t, const SyscallArgs& a) {
 }  // namespace
 
 void RegisterFutexSyscalls(SyscallTable& table) {
-  table.Register(202, Futex, {A::kHex, A::kInt, A::kInt, A::kHex, A::kHex, A::kHex});
+  table.Register(202, Futex,
+                 {A::kHex, A::kInt, A::kInt, A::kHex, A::kHex, A::kHex});
 }
 
 }  // namespace sentry

@@ -2,8 +2,8 @@
 #include <errno.h>
 #include <sched.h>
 #include <sys/random.h>
-#include <sys/sysinfo.h>
 #include <sys/syscall.h>
+#include <sys/sysinfo.h>
 #include <sys/utsname.h>
 #include <time.h>
 #include <unistd.h>
@@ -100,8 +100,8 @@ int64_t Sysinfo(Task& t, const SyscallArgs& a) {
   memset(&s, 0, sizeof s);
   timespec now;
   clock_gettime(CLOCK_MONOTONIC, &now);
-  int64_t up_ns = now.tv_sec * 1000000000LL + now.tv_nsec -
-                  t.kernel().boot_time_ns();
+  int64_t up_ns =
+      now.tv_sec * 1000000000LL + now.tv_nsec - t.kernel().boot_time_ns();
   s.uptime = up_ns / 1000000000LL;
   // Memory figures are the host's until the sandbox accounts its own.
   s.totalram = host.totalram;

@@ -198,7 +198,8 @@ int64_t Select(Task& t, const SyscallArgs& a) {
   if (a[4] != 0) {
     timeval tv;
     if (int err = t.CopyInObj(a[4], &tv); err) return err;
-    if (tv.tv_sec < 0 || tv.tv_usec < 0 || tv.tv_usec >= 1000000) return -EINVAL;
+    if (tv.tv_sec < 0 || tv.tv_usec < 0 || tv.tv_usec >= 1000000)
+      return -EINVAL;
     ns = tv.tv_sec * 1000000000LL + tv.tv_usec * 1000LL;
   }
   return SelectCommon(t, static_cast<int>(a[0]), a[1], a[2], a[3], ns);

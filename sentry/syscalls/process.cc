@@ -32,9 +32,7 @@ int64_t ExitGroup(Task& t, const SyscallArgs& a) {
   return 0;
 }
 
-int64_t GetPid(Task& t, const SyscallArgs&) {
-  return t.thread_group().tgid();
-}
+int64_t GetPid(Task& t, const SyscallArgs&) { return t.thread_group().tgid(); }
 
 int64_t GetPpid(Task& t, const SyscallArgs&) {
   std::lock_guard<std::mutex> lock(t.thread_group().mu);
@@ -117,7 +115,8 @@ int64_t GetEgid(Task& t, const SyscallArgs&) { return t.creds().egid; }
 
 int64_t GetResUid(Task& t, const SyscallArgs& a) {
   const Credentials& c = t.creds();
-  for (auto [addr, v] : {std::pair{a[0], c.ruid}, {a[1], c.euid}, {a[2], c.suid}}) {
+  for (auto [addr, v] :
+       {std::pair{a[0], c.ruid}, {a[1], c.euid}, {a[2], c.suid}}) {
     if (int err = t.CopyOutObj(addr, v); err) return err;
   }
   return 0;
@@ -125,7 +124,8 @@ int64_t GetResUid(Task& t, const SyscallArgs& a) {
 
 int64_t GetResGid(Task& t, const SyscallArgs& a) {
   const Credentials& c = t.creds();
-  for (auto [addr, v] : {std::pair{a[0], c.rgid}, {a[1], c.egid}, {a[2], c.sgid}}) {
+  for (auto [addr, v] :
+       {std::pair{a[0], c.rgid}, {a[1], c.egid}, {a[2], c.sgid}}) {
     if (int err = t.CopyOutObj(addr, v); err) return err;
   }
   return 0;

@@ -81,19 +81,20 @@ std::string Flags(uint64_t v, const FlagName* names, size_t n) {
       v &= ~names[i].bit;
     }
   }
-  if (v != 0 || parts.empty()) parts.push_back(absl::StrCat("0x", absl::Hex(v)));
+  if (v != 0 || parts.empty())
+    parts.push_back(absl::StrCat("0x", absl::Hex(v)));
   return absl::StrJoin(parts, "|");
 }
 
 std::string OpenFlags(uint64_t v) {
   static constexpr FlagName kNames[] = {
-      {O_CREAT, "O_CREAT"},         {O_EXCL, "O_EXCL"},
-      {O_NOCTTY, "O_NOCTTY"},       {O_TRUNC, "O_TRUNC"},
-      {O_APPEND, "O_APPEND"},       {O_NONBLOCK, "O_NONBLOCK"},
-      {O_DSYNC, "O_DSYNC"},         {O_DIRECT, "O_DIRECT"},
-      {0100000, "O_LARGEFILE"}, {O_DIRECTORY, "O_DIRECTORY"},
-      {O_NOFOLLOW, "O_NOFOLLOW"},   {O_NOATIME, "O_NOATIME"},
-      {O_CLOEXEC, "O_CLOEXEC"},     {O_PATH, "O_PATH"},
+      {O_CREAT, "O_CREAT"},       {O_EXCL, "O_EXCL"},
+      {O_NOCTTY, "O_NOCTTY"},     {O_TRUNC, "O_TRUNC"},
+      {O_APPEND, "O_APPEND"},     {O_NONBLOCK, "O_NONBLOCK"},
+      {O_DSYNC, "O_DSYNC"},       {O_DIRECT, "O_DIRECT"},
+      {0100000, "O_LARGEFILE"},   {O_DIRECTORY, "O_DIRECTORY"},
+      {O_NOFOLLOW, "O_NOFOLLOW"}, {O_NOATIME, "O_NOATIME"},
+      {O_CLOEXEC, "O_CLOEXEC"},   {O_PATH, "O_PATH"},
   };
   static constexpr const char* kAccess[] = {"O_RDONLY", "O_WRONLY", "O_RDWR",
                                             "O_ACCMODE"};
@@ -105,10 +106,11 @@ std::string OpenFlags(uint64_t v) {
 
 std::string Prot(uint64_t v) {
   if (v == 0) return "PROT_NONE";
-  static constexpr FlagName kNames[] = {
-      {PROT_READ, "PROT_READ"}, {PROT_WRITE, "PROT_WRITE"},
-      {PROT_EXEC, "PROT_EXEC"}, {PROT_GROWSDOWN, "PROT_GROWSDOWN"},
-      {PROT_GROWSUP, "PROT_GROWSUP"}};
+  static constexpr FlagName kNames[] = {{PROT_READ, "PROT_READ"},
+                                        {PROT_WRITE, "PROT_WRITE"},
+                                        {PROT_EXEC, "PROT_EXEC"},
+                                        {PROT_GROWSDOWN, "PROT_GROWSDOWN"},
+                                        {PROT_GROWSUP, "PROT_GROWSUP"}};
   return Flags(v, kNames, std::size(kNames));
 }
 
@@ -216,7 +218,8 @@ void StraceExit(Task& task, uint64_t nr, const SyscallArgs& args,
         continue;
       }
       while (i < 6 && info->args[i] != ArgKind::kOutBuf) i++;
-      if (i < 6) rebuilt += Arg(task, ArgKind::kOutBuf, args, i++, true, result);
+      if (i < 6)
+        rebuilt += Arg(task, ArgKind::kOutBuf, args, i++, true, result);
     }
     line = std::move(rebuilt);
   }

@@ -18,14 +18,14 @@ using SyscallHandler = int64_t (*)(Task& task, const SyscallArgs& args);
 
 // How --strace prints an argument.
 enum class ArgKind : uint8_t {
-  kNone,     // not printed (the syscall takes fewer arguments)
-  kInt,      // signed decimal
-  kHex,      // 0x...
-  kFd,       // decimal, AT_FDCWD by name
-  kPath,     // NUL-terminated string read from application memory
-  kInBuf,    // buffer the application passes in; length is the next arg
-  kOutBuf,   // buffer the kernel fills; printed after the call, length = result
-  kOct,      // 0644
+  kNone,    // not printed (the syscall takes fewer arguments)
+  kInt,     // signed decimal
+  kHex,     // 0x...
+  kFd,      // decimal, AT_FDCWD by name
+  kPath,    // NUL-terminated string read from application memory
+  kInBuf,   // buffer the application passes in; length is the next arg
+  kOutBuf,  // buffer the kernel fills; printed after the call, length = result
+  kOct,     // 0644
   kOpenFlags,
   kMmapProt,
   kMmapFlags,

@@ -13,7 +13,8 @@ void SyscallTable::Register(int nr, SyscallHandler handler,
 const SyscallTable& SyscallTable::Get() {
   static const SyscallTable* table = [] {
     auto* t = new SyscallTable;
-    for (int nr = 0; nr < kMaxSyscall; nr++) t->table_[nr].name = SyscallName(nr);
+    for (int nr = 0; nr < kMaxSyscall; nr++)
+      t->table_[nr].name = SyscallName(nr);
     RegisterFsSyscalls(*t);
     RegisterMmSyscalls(*t);
     RegisterProcessSyscalls(*t);
