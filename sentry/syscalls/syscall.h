@@ -69,6 +69,7 @@ void RegisterSignalSyscalls(SyscallTable& table);
 void RegisterInfoSyscalls(SyscallTable& table);
 void RegisterPollSyscalls(SyscallTable& table);
 void RegisterFutexSyscalls(SyscallTable& table);
+void RegisterPipeSyscalls(SyscallTable& table);
 
 }  // namespace sentry
 

@@ -23,6 +23,7 @@ const SyscallTable& SyscallTable::Get() {
     RegisterInfoSyscalls(*t);
     RegisterPollSyscalls(*t);
     RegisterFutexSyscalls(*t);
+    RegisterPipeSyscalls(*t);
     return t;
   }();
   return *table;
