@@ -59,12 +59,16 @@ absl::StatusOr<int> Boot(const BootConfig& config) {
   for (const Rlimit& r : config.rlimits) {
     options.rlimits.push_back({r.resource, {r.soft, r.hard}});
   }
-  Kernel kernel(std::move(platform), std::move(options));
+  // The kernel outlives Boot() if a task is still blocked in a host wait
+  // when the init dies: the sandbox process exiting takes care of it.
+  auto* kernel_ptr = new Kernel(std::move(platform), std::move(options));
+  Kernel& kernel = *kernel_ptr;
 
   int tid = kernel.AllocateTid();
   auto tg = std::make_shared<ThreadGroup>(tid);
   tg->pgid = tg->sid = tid;
   tg->rlimits = kernel.DefaultRlimits();
+  kernel.AddThreadGroup(tg);
   auto task = std::make_unique<Task>(kernel, tg, tid);
   task->creds() = InitCredentials(config);
   task->set_fs(fs);
@@ -104,6 +108,12 @@ absl::StatusOr<int> Boot(const BootConfig& config) {
   }
 
   int status = kernel.WaitForInit();
+  if (kernel.AllTasksGone()) {
+    delete kernel_ptr;
+  } else {
+    cv::LogWarning("tasks still blocked after the init exited; leaving them "
+                   "to the sandbox's exit");
+  }
   if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
   return WEXITSTATUS(status);
 }

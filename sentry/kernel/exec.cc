@@ -1,5 +1,6 @@
 #include "sentry/kernel/exec.h"
 
+#include <signal.h>
 #include <sys/stat.h>
 
 #include "absl/strings/match.h"
@@ -53,15 +54,59 @@ absl::StatusOr<std::string> LookPath(Task& task, const std::string& name,
       absl::StrCat("exec \"", name, "\": executable file not found in $PATH"));
 }
 
+namespace {
+
+// Parses a "#!" line: the interpreter and at most one argument (the rest of
+// the line, trimmed), as Linux's binfmt_script does.
+bool ParseShebang(const std::string& head, std::string* interp,
+                  std::string* arg) {
+  if (head.size() < 2 || head[0] != '#' || head[1] != '!') return false;
+  size_t end = head.find('\n');
+  std::string line = head.substr(2, end == std::string::npos ? std::string::npos
+                                                           : end - 2);
+  auto blank = [](char c) { return c == ' ' || c == '\t'; };
+  size_t i = 0;
+  while (i < line.size() && blank(line[i])) i++;
+  size_t j = i;
+  while (j < line.size() && !blank(line[j])) j++;
+  *interp = line.substr(i, j - i);
+  while (j < line.size() && blank(line[j])) j++;
+  size_t k = line.size();
+  while (k > j && blank(line[k - 1])) k--;
+  *arg = line.substr(j, k - j);
+  return true;
+}
+
+}  // namespace
+
 absl::Status Exec(Task& task, const std::string& path,
-                  const std::vector<std::string>& argv,
+                  const std::vector<std::string>& argv_in,
                   const std::vector<std::string>& envp) {
-  auto opened = vfs::OpenExecutable(task.fs(), task.creds(), path);
-  if (!opened.ok()) {
-    return cv::ErrnoStatus(cv::StatusToErrno(opened.status()),
-                           absl::StrCat("exec \"", path, "\""));
+  std::string file_path = path;
+  std::vector<std::string> argv = argv_in;
+  loader::ExecFile file;
+  // Linux follows at most 4 levels of interpreters (BINPRM_MAX_RECURSION).
+  for (int depth = 0;; depth++) {
+    auto opened = vfs::OpenExecutable(task.fs(), task.creds(), file_path);
+    if (!opened.ok()) {
+      return cv::ErrnoStatus(cv::StatusToErrno(opened.status()),
+                             absl::StrCat("exec \"", file_path, "\""));
+    }
+    ASSIGN_OR_RETURN(file, ExecFileFor(*opened, file_path));
+    char head[256];
+    ssize_t n = file.pread(head, sizeof head, 0);
+    if (n < 0) return cv::ErrnoStatus(static_cast<int>(-n), "exec: read");
+    std::string interp, arg;
+    if (!ParseShebang(std::string(head, n), &interp, &arg)) break;
+    if (depth >= 4) return cv::ErrnoStatus(ELOOP, "exec: too many interpreters");
+    if (interp.empty()) return cv::ErrnoStatus(ENOEXEC, "exec: empty #! line");
+    std::vector<std::string> next = {interp};
+    if (!arg.empty()) next.push_back(arg);
+    next.push_back(file_path);
+    if (argv.size() > 1) next.insert(next.end(), argv.begin() + 1, argv.end());
+    argv = std::move(next);
+    file_path = interp;
   }
-  ASSIGN_OR_RETURN(loader::ExecFile file, ExecFileFor(*opened, path));
   ASSIGN_OR_RETURN(loader::ElfInfo info, loader::ParseElf(file));
 
   Kernel& kernel = task.kernel();
@@ -100,10 +145,26 @@ absl::Status Exec(Task& task, const std::string& path,
   spec.egid = creds.egid;
   ASSIGN_OR_RETURN(uint64_t sp, loader::SetUpStack(*mm, *ctx, load, spec));
 
-  // The point of no return: the old image (if any) goes away now.
+  // The point of no return: the old image (if any) goes away now, with the
+  // other threads of the process.
+  task.kernel().KillOtherThreads(task);
   task.set_context(std::move(ctx));
   task.set_mm(std::move(mm));
   task.fd_table().CloseOnExec();
+  {
+    // Caught signals revert to their default; ignored ones stay ignored.
+    ThreadGroup& tg = task.thread_group();
+    std::lock_guard<std::mutex> lock(tg.mu);
+    for (KernelSigaction& act : tg.actions) {
+      if (act.handler != reinterpret_cast<uint64_t>(SIG_IGN)) act = {};
+    }
+  }
+  task.altstack_sp = task.altstack_size = 0;
+  task.clear_child_tid = 0;
+  if (task.vfork_done) {
+    task.vfork_done->Signal();
+    task.vfork_done.reset();
+  }
   platform::Registers& regs = task.regs();
   regs = {};
   regs.rip = load.entry;

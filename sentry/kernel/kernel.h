@@ -40,6 +40,13 @@ class ThreadGroup final {
   int ppid = 0;  // 0 for the init process (its parent is outside the sandbox)
   int pgid = 0;
   int sid = 0;
+
+  // Process-tree state, guarded by the kernel's tree lock (Kernel::tree_mu).
+  int exit_signal = SIGCHLD;  // sent to the parent on exit; 0 for none
+  bool zombie = false;        // exited, not yet reaped
+  int exit_status = 0;        // wait(2) status once a zombie
+  bool group_exiting = false;  // exit_group() or a fatal signal
+  int group_exit_status = 0;
   std::array<KernelSigaction, 64> actions{};  // index signo-1
   std::array<rlimit, RLIM_NLIMITS> rlimits{};
   std::vector<Task*> tasks;  // live threads, guarded by mu
@@ -85,8 +92,30 @@ class Kernel final {
   // and returns its wait(2) status.
   int WaitForInit();
 
+  // The live or zombie process with this pid, or null.
+  std::shared_ptr<ThreadGroup> FindThreadGroup(int tgid);
+
+  // True once every task thread has left.
+  bool AllTasksGone();
+
   // Called by a task's thread when it leaves its run loop.
   void TaskExited(Task& task);
+
+  // Registers a new thread group (a process) and its first task.
+  void AddThreadGroup(std::shared_ptr<ThreadGroup> tg);
+
+  // execve(): the other threads of `task`'s process are killed.
+  void KillOtherThreads(Task& task);
+
+  // exit_group(): every other thread of `task`'s group leaves its loop.
+  void ExitGroup(Task& task, int status);
+
+  // wait4/waitid for children of `task`'s process. `pid` selects as wait4
+  // does (-1 any, >0 that pid, 0 own group, <-1 that group). Returns the
+  // reaped pid, 0 (WNOHANG, none ready), or -ECHILD. `status` receives the
+  // wait status.
+  int64_t WaitChild(Task& task, int pid, int options, int* status,
+                    bool reap);
 
   FutexTable& futexes() { return futexes_; }
 
@@ -99,8 +128,12 @@ class Kernel final {
   int64_t boot_time_ns_;
   FutexTable futexes_;
 
-  std::mutex mu_;
+  void KillAllLocked();
+
+  std::mutex mu_;  // the tree lock: tasks, groups, parentage, exits
   std::condition_variable cv_;
+  std::map<int, std::shared_ptr<ThreadGroup>> groups_;  // incl. zombies
+  std::map<int, Task*> tasks_;                           // live tasks
   int next_tid_ = 1;
   int live_tasks_ = 0;
   bool init_exited_ = false;

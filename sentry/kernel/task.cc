@@ -123,8 +123,9 @@ void Task::Run() {
         cv::LogInfo("task ", tid_, ": fatal signal ", strsignal(r.signo),
                     " at rip 0x", absl::Hex(regs_.rip), " addr 0x",
                     absl::Hex(r.fault_addr));
-        exiting = true;
         exit_status = SignaledStatus(r.signo);
+        kernel_.ExitGroup(*this, exit_status);
+        exiting = true;
         break;
       case platform::StopReason::kSignal:
       case platform::StopReason::kInterrupted:

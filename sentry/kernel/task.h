@@ -8,6 +8,8 @@
 #include <sys/types.h>
 
 #include <atomic>
+#include <condition_variable>
+#include <mutex>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -27,6 +29,22 @@ class FsContext;
 
 class Kernel;
 class ThreadGroup;
+
+// A vfork parent sleeps on this until its child execs or exits.
+struct VforkDone {
+  std::mutex mu;
+  std::condition_variable cv;
+  bool done = false;
+  void Signal() {
+    std::lock_guard<std::mutex> lock(mu);
+    done = true;
+    cv.notify_all();
+  }
+  void Wait() {
+    std::unique_lock<std::mutex> lock(mu);
+    cv.wait(lock, [this] { return done; });
+  }
+};
 
 struct Credentials {
   uint32_t ruid = 0, euid = 0, suid = 0, fsuid = 0;
@@ -61,8 +79,18 @@ class Task final {
   const std::shared_ptr<vfs::FdTable>& shared_fd_table() { return fd_table_; }
   void set_fs(std::shared_ptr<vfs::FsContext> fs) { fs_ = std::move(fs); }
   const std::shared_ptr<vfs::FsContext>& shared_fs() { return fs_; }
+  // Replaces the platform context (exec). The old one is destroyed here, so
+  // this runs on the task's own thread.
   void set_context(std::unique_ptr<platform::Context> c) {
-    context_ = std::move(c);
+    std::unique_ptr<platform::Context> old;
+    std::lock_guard<std::mutex> lock(context_mu_);
+    old = std::exchange(context_, std::move(c));
+  }
+  // Makes the task's thread come back from the application promptly (any
+  // thread; a no-op before the task has a context).
+  void Interrupt() {
+    std::lock_guard<std::mutex> lock(context_mu_);
+    if (context_) context_->Interrupt();
   }
 
   // The task's run loop: switch into the application, serve what stopped
@@ -95,9 +123,14 @@ class Task final {
   uint64_t altstack_size = 0;
   std::string comm;  // PR_SET_NAME, /proc/[pid]/comm
 
-  // Set when the task must leave its run loop: exit() or exit_group().
-  bool exiting = false;
+  // Set when the task must leave its run loop: exit(), exit_group(), or
+  // another thread's exit_group / the init's death (then from another
+  // thread, which also interrupts the context).
+  std::atomic<bool> exiting{false};
   int exit_status = 0;  // wait(2) status encoding
+
+  // CLONE_VFORK: the parent waits until the child execs or exits.
+  std::shared_ptr<VforkDone> vfork_done;
 
  private:
   Kernel& kernel_;
@@ -107,6 +140,7 @@ class Task final {
   std::shared_ptr<vfs::FdTable> fd_table_;
   std::shared_ptr<vfs::FsContext> fs_;
   Credentials creds_;
+  std::mutex context_mu_;  // guards context_ against Interrupt()
   std::unique_ptr<platform::Context> context_;
   platform::Registers regs_{};
 };

@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "common/errno_status.h"
+#include "sentry/fs/pipe.h"
 #include "sentry/kernel/kernel.h"
 #include "sentry/kernel/task.h"
 #include "sentry/syscalls/syscall.h"
@@ -671,6 +672,9 @@ int64_t Fcntl(Task& t, const SyscallArgs& a) {
       return f->flags();
     case F_SETFL:
       return f->SetFlags(static_cast<int>(arg));
+    case F_GETPIPE_SZ:
+    case F_SETPIPE_SZ:
+      return fs::PipeFcntl(*f, cmd, arg);  // -EBADF unless a pipe
     default:
       // Locks, leases, owners, pipe sizes and seals come with the files
       // that need them.

@@ -1,14 +1,18 @@
 // poll, ppoll, select, pselect6. Files backed by a host fd (the container's
-// stdio, gofer-donated files) are polled through the host; files without one
-// are always ready for reading and writing, as Linux's DEFAULT_POLLMASK says
-// of files that do not implement poll. Sentry-internal waitable files (pipes)
-// add their own readiness with the process model.
+// stdio, gofer-donated files) are polled through the host. Other files
+// answer vfs::FileDescription::Readiness (always ready by default, as
+// Linux's DEFAULT_POLLMASK); those whose readiness changes (pipes) notify a
+// per-thread eventfd that is polled along with the host fds, so one host
+// ppoll() sleeps on both kinds at once.
 #include <errno.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/eventfd.h>
 #include <sys/select.h>
 #include <time.h>
+#include <unistd.h>
 
+#include <algorithm>
 #include <vector>
 
 #include "sentry/kernel/kernel.h"
@@ -21,16 +25,59 @@ namespace {
 
 using A = ArgKind;
 
-constexpr short kDefaultPollMask = POLLIN | POLLOUT | POLLRDNORM | POLLWRNORM;
 // poll(2) always reports these, whether asked for or not.
 constexpr short kAlwaysReported = POLLERR | POLLHUP | POLLNVAL;
+
+// A Waiter the host can poll: Notify makes its eventfd readable. Each
+// application thread runs on its own sentry thread, so one per thread,
+// reused by every poll that thread makes.
+// TODO(signals): signal delivery can Notify the thread's waiter to end a
+// poll early with EINTR.
+class EventWaiter final : public vfs::Waiter {
+ public:
+  EventWaiter() : fd_(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) {}
+  ~EventWaiter() {
+    if (fd_ >= 0) close(fd_);
+  }
+  EventWaiter(const EventWaiter&) = delete;
+  EventWaiter& operator=(const EventWaiter&) = delete;
+
+  int fd() const { return fd_; }
+  void Notify() override {
+    uint64_t one = 1;
+    // Only fails if the counter would overflow: it is readable anyway.
+    (void)!write(fd_, &one, sizeof one);
+  }
+  void Drain() {
+    uint64_t v;
+    (void)!read(fd_, &v, sizeof v);
+  }
+
+ private:
+  const int fd_;
+};
+
+EventWaiter& ThreadWaiter() {
+  thread_local EventWaiter waiter;
+  return waiter;
+}
+
+int64_t MonotonicNs() {
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
 
 // Polls `fds` (application pollfds, revents filled in) until one is ready or
 // `timeout_ns` passes (-1: forever). Returns the number of ready entries.
 int64_t DoPoll(Task& t, std::vector<pollfd>& fds, int64_t timeout_ns) {
+  // References keep the files alive (and their waiter registrations valid)
+  // even if another thread closes the fds meanwhile.
+  std::vector<vfs::FileRef> files(fds.size());
+  std::vector<size_t> sentry_index;
   std::vector<pollfd> host;
   std::vector<size_t> host_index;
-  int ready = 0;
+  int nval = 0;
   for (size_t i = 0; i < fds.size(); i++) {
     pollfd& p = fds[i];
     p.revents = 0;
@@ -38,7 +85,7 @@ int64_t DoPoll(Task& t, std::vector<pollfd>& fds, int64_t timeout_ns) {
     vfs::FileRef f = t.fd_table().Get(p.fd);
     if (f == nullptr) {
       p.revents = POLLNVAL;
-      ready++;
+      nval++;
       continue;
     }
     if (f->host_fd() >= 0) {
@@ -46,37 +93,71 @@ int64_t DoPoll(Task& t, std::vector<pollfd>& fds, int64_t timeout_ns) {
       host_index.push_back(i);
       continue;
     }
-    p.revents = (p.events | kAlwaysReported) & kDefaultPollMask;
-    if (p.revents) ready++;
+    files[i] = std::move(f);
+    sentry_index.push_back(i);
   }
-  if (!host.empty()) {
+  const size_t nhost = host.size();
+
+  // Register before the first readiness check, so a change between the
+  // check and the sleep still wakes the sleep.
+  EventWaiter* waiter = nullptr;
+  if (timeout_ns != 0 && nval == 0 && !sentry_index.empty()) {
+    waiter = &ThreadWaiter();
+    if (waiter->fd() < 0) return -ENOMEM;
+    waiter->Drain();
+    for (size_t i : sentry_index) files[i]->AddWaiter(waiter);
+    host.push_back({waiter->fd(), POLLIN, 0});
+  }
+  struct Unregister {
+    EventWaiter* w;
+    std::vector<vfs::FileRef>& files;
+    std::vector<size_t>& index;
+    ~Unregister() {
+      if (w == nullptr) return;
+      for (size_t i : index) files[i]->RemoveWaiter(w);
+    }
+  } unregister{waiter, files, sentry_index};
+
+  const int64_t deadline = timeout_ns > 0 ? MonotonicNs() + timeout_ns : 0;
+  for (;;) {
+    int ready = nval;
+    for (size_t i : sentry_index) {
+      pollfd& p = fds[i];
+      p.revents = files[i]->Readiness(p.events | kAlwaysReported);
+      if (p.revents) ready++;
+    }
     timespec ts{0, 0};
     timespec* tsp = &ts;
-    if (ready == 0 && timeout_ns < 0) tsp = nullptr;
-    if (ready == 0 && timeout_ns > 0) {
-      ts = {timeout_ns / 1000000000, timeout_ns % 1000000000};
+    if (ready == 0 && timeout_ns < 0) {
+      tsp = nullptr;
+    } else if (ready == 0 && timeout_ns > 0) {
+      int64_t left = std::max<int64_t>(deadline - MonotonicNs(), 0);
+      ts = {left / 1000000000, left % 1000000000};
     }
-    int n;
-    do {
-      n = ppoll(host.data(), host.size(), tsp, nullptr);
-    } while (n < 0 && errno == EINTR);
+    if (host.empty()) {
+      if (ready > 0 || timeout_ns == 0) return ready;
+      // Nothing can become ready: only the timeout (or, with the process
+      // model, a signal) ends the wait.
+      if (tsp == nullptr) {
+        for (;;) pause();
+      }
+      while (clock_nanosleep(CLOCK_MONOTONIC, 0, &ts, &ts) == EINTR) {
+      }
+      return 0;
+    }
+    for (pollfd& h : host) h.revents = 0;
+    int n = ppoll(host.data(), host.size(), tsp, nullptr);
+    if (n < 0 && errno == EINTR) continue;  // the sentry's own signals
     if (n < 0) return -errno;
-    for (size_t j = 0; j < host.size(); j++) {
+    for (size_t j = 0; j < nhost; j++) {
       pollfd& p = fds[host_index[j]];
       p.revents = host[j].revents & (p.events | kAlwaysReported);
       if (p.revents) ready++;
     }
-  } else if (ready == 0 && timeout_ns != 0) {
-    // Nothing can become ready: only the timeout (or, with the process
-    // model, a signal) ends the wait.
-    if (timeout_ns < 0) {
-      for (;;) pause();
-    }
-    timespec ts = {timeout_ns / 1000000000, timeout_ns % 1000000000};
-    while (clock_nanosleep(CLOCK_MONOTONIC, 0, &ts, &ts) == EINTR) {
-    }
+    if (ready > 0 || n == 0 || waiter == nullptr) return ready;
+    // Only the waiter fired: some sentry file changed; look again.
+    waiter->Drain();
   }
-  return ready;
 }
 
 int64_t PollCommon(Task& t, uint64_t addr, uint64_t nfds, int64_t timeout_ns) {

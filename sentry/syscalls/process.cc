@@ -2,10 +2,18 @@
 #include <asm/prctl.h>
 #include <errno.h>
 #include <linux/prctl.h>
+#include <climits>
+#include <fcntl.h>
+#include <sched.h>
+#include <signal.h>
 #include <sys/resource.h>
+#include <sys/wait.h>
 
 #include <cstring>
 
+#include "common/errno_status.h"
+#include "sentry/kernel/clone.h"
+#include "sentry/kernel/exec.h"
 #include "sentry/kernel/kernel.h"
 #include "sentry/kernel/task.h"
 #include "sentry/syscalls/syscall.h"
@@ -19,24 +27,222 @@ using A = ArgKind;
 constexpr uint64_t kUserAddressLimit = 1ULL << 47;
 
 int64_t Exit(Task& t, const SyscallArgs& a) {
-  // Without CLONE_THREAD there is one thread per group, so exit and
-  // exit_group coincide until the process model lands.
+  // Only this thread ends; the process ends with its last thread.
   t.exiting = true;
   t.exit_status = ExitedStatus(static_cast<int>(a[0]));
   return 0;
 }
 
 int64_t ExitGroup(Task& t, const SyscallArgs& a) {
+  int status = ExitedStatus(static_cast<int>(a[0]));
+  t.kernel().ExitGroup(t, status);
   t.exiting = true;
-  t.exit_status = ExitedStatus(static_cast<int>(a[0]));
+  t.exit_status = status;
   return 0;
+}
+
+int64_t DoClone(Task& t, CloneArgs args) { return Clone(t, args); }
+
+int64_t CloneSyscall(Task& t, const SyscallArgs& a) {
+  // x86-64 argument order: flags, stack, parent_tid, child_tid, tls.
+  CloneArgs args;
+  args.flags = a[0] & ~uint64_t{CSIGNAL};
+  args.exit_signal = static_cast<int>(a[0] & CSIGNAL);
+  args.stack = a[1];
+  args.parent_tid = a[2];
+  args.child_tid = a[3];
+  args.tls = a[4];
+  return DoClone(t, args);
+}
+
+int64_t Clone3(Task& t, const SyscallArgs& a) {
+  // struct clone_args, version 0 is 64 bytes.
+  struct {
+    uint64_t flags, pidfd, child_tid, parent_tid, exit_signal, stack,
+        stack_size, tls, set_tid, set_tid_size, cgroup;
+  } ca{};
+  size_t size = a[1];
+  if (size < 64 || size > 4096) return -EINVAL;
+  size_t n = std::min(size, sizeof ca);
+  if (int err = t.CopyIn(a[0], &ca, n); err) return err;
+  if (size > sizeof ca) {
+    // Unknown trailing fields must be zero.
+    std::vector<char> rest(size - sizeof ca);
+    if (int err = t.CopyIn(a[0] + sizeof ca, rest.data(), rest.size()); err) {
+      return err;
+    }
+    for (char c : rest) {
+      if (c != 0) return -E2BIG;
+    }
+  }
+  if (ca.exit_signal > 64 || (ca.flags & CSIGNAL)) return -EINVAL;
+  if (ca.set_tid_size != 0 || ca.pidfd != 0 || ca.cgroup != 0) return -EINVAL;
+  if ((ca.stack == 0) != (ca.stack_size == 0)) return -EINVAL;
+  CloneArgs args;
+  args.flags = ca.flags;
+  args.exit_signal = static_cast<int>(ca.exit_signal);
+  args.stack = ca.stack == 0 ? 0 : ca.stack + ca.stack_size;
+  args.parent_tid = ca.parent_tid;
+  args.child_tid = ca.child_tid;
+  args.tls = ca.tls;
+  return DoClone(t, args);
+}
+
+int64_t Fork(Task& t, const SyscallArgs&) {
+  CloneArgs args;
+  args.exit_signal = SIGCHLD;
+  return DoClone(t, args);
+}
+
+int64_t Vfork(Task& t, const SyscallArgs&) {
+  CloneArgs args;
+  args.flags = CLONE_VM | CLONE_VFORK;
+  args.exit_signal = SIGCHLD;
+  return DoClone(t, args);
+}
+
+constexpr int kWaitOptions = WNOHANG | WUNTRACED | WCONTINUED | __WNOTHREAD |
+                             __WCLONE | __WALL;
+
+int64_t Wait4(Task& t, const SyscallArgs& a) {
+  int pid = static_cast<int>(a[0]);
+  int options = static_cast<int>(a[2]);
+  if (options & ~kWaitOptions) return -EINVAL;
+  if (pid == INT_MIN) return -ESRCH;
+  int status = 0;
+  int64_t r = t.kernel().WaitChild(t, pid, options, &status, true);
+  if (r <= 0) return r;
+  if (a[1] != 0) {
+    if (int err = t.CopyOutObj(a[1], status); err) return err;
+  }
+  if (a[3] != 0) {
+    struct rusage ru {};
+    if (int err = t.CopyOutObj(a[3], ru); err) return err;
+  }
+  return r;
+}
+
+int64_t Waitid(Task& t, const SyscallArgs& a) {
+  int idtype = static_cast<int>(a[0]);
+  int id = static_cast<int>(a[1]);
+  int options = static_cast<int>(a[3]);
+  if (options & ~(kWaitOptions | WEXITED | WSTOPPED | WNOWAIT)) return -EINVAL;
+  if (!(options & (WEXITED | WSTOPPED | WCONTINUED))) return -EINVAL;
+  int pid;
+  switch (idtype) {
+    case P_ALL:
+      pid = -1;
+      break;
+    case P_PID:
+      if (id <= 0) return -EINVAL;
+      pid = id;
+      break;
+    case P_PGID:
+      if (id < 0) return -EINVAL;
+      pid = id == 0 ? 0 : -id;
+      break;
+    default:
+      return -EINVAL;
+  }
+  // Only exits are reported until job-control stops exist.
+  int status = 0;
+  int64_t r = (options & WEXITED)
+                  ? t.kernel().WaitChild(t, pid, options, &status,
+                                         !(options & WNOWAIT))
+                  : -ECHILD;
+  if (r < 0) return r;
+  // The SIGCHLD siginfo: signo, errno, code, then pid, uid, status.
+  struct {
+    int32_t signo, err, code, pad;
+    int32_t pid;
+    uint32_t uid;
+    int32_t status;
+    int32_t pad2;
+    int64_t utime, stime;
+    char rest[128 - 48];
+  } info{};
+  if (r > 0) {
+    info.signo = SIGCHLD;
+    info.pid = static_cast<int32_t>(r);
+    info.uid = t.creds().ruid;
+    if (WIFEXITED(status)) {
+      info.code = CLD_EXITED;
+      info.status = WEXITSTATUS(status);
+    } else {
+      info.code = WCOREDUMP(status) ? CLD_DUMPED : CLD_KILLED;
+      info.status = WTERMSIG(status);
+    }
+  }
+  if (a[2] != 0) {
+    if (int err = t.CopyOutObj(a[2], info); err) return err;
+  }
+  if (a[4] != 0) {
+    struct rusage ru {};
+    if (int err = t.CopyOutObj(a[4], ru); err) return err;
+  }
+  return 0;
+}
+
+int64_t ExecveAt(Task& t, int dirfd, uint64_t path_addr, uint64_t argv_addr,
+                 uint64_t envp_addr, int flags) {
+  if (flags & ~(AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW)) return -EINVAL;
+  std::string path;
+  if (int err = t.CopyInString(path_addr, 4096, &path); err) return err;
+  std::vector<std::string> argv, envp;
+  if (int err = t.CopyInStringVector(argv_addr, &argv); err) return err;
+  if (int err = t.CopyInStringVector(envp_addr, &envp); err) return err;
+  if (path.empty() && !(flags & AT_EMPTY_PATH)) return -ENOENT;
+  if (dirfd != AT_FDCWD && !path.empty() && path[0] != '/') {
+    // Relative to a directory fd: not needed by anything yet.
+    return -ENOSYS;
+  }
+  if (path.empty()) return -ENOSYS;  // AT_EMPTY_PATH: fexecve, later
+  absl::Status s = Exec(t, path, argv, envp);
+  if (!s.ok()) return -cv::StatusToErrno(s);
+  return 0;
+}
+
+int64_t Execve(Task& t, const SyscallArgs& a) {
+  return ExecveAt(t, AT_FDCWD, a[0], a[1], a[2], 0);
+}
+
+int64_t Execveat(Task& t, const SyscallArgs& a) {
+  return ExecveAt(t, static_cast<int>(a[0]), a[1], a[2], a[3],
+                  static_cast<int>(a[4]));
+}
+
+int64_t SetPgid(Task& t, const SyscallArgs& a) {
+  int pid = static_cast<int>(a[0]);
+  int pgid = static_cast<int>(a[1]);
+  if (pgid < 0) return -EINVAL;
+  const int self = t.thread_group().tgid();
+  if (pid == 0) pid = self;
+  std::shared_ptr<ThreadGroup> target = t.kernel().FindThreadGroup(pid);
+  if (target == nullptr || target->zombie) return -ESRCH;
+  if (pid != self && target->ppid != self) return -ESRCH;
+  if (pgid == 0) pgid = pid;
+  std::lock_guard<std::mutex> lock(target->mu);
+  // A session leader cannot change its group.
+  if (target->sid == target->tgid()) return -EPERM;
+  target->pgid = pgid;
+  return 0;
+}
+
+int64_t SetSid(Task& t, const SyscallArgs&) {
+  ThreadGroup& tg = t.thread_group();
+  std::lock_guard<std::mutex> lock(tg.mu);
+  // A process group leader cannot start a session.
+  if (tg.pgid == tg.tgid()) return -EPERM;
+  tg.sid = tg.pgid = tg.tgid();
+  return tg.tgid();
 }
 
 int64_t GetPid(Task& t, const SyscallArgs&) { return t.thread_group().tgid(); }
 
 int64_t GetPpid(Task& t, const SyscallArgs&) {
-  std::lock_guard<std::mutex> lock(t.thread_group().mu);
-  return t.thread_group().ppid;
+  std::shared_ptr<ThreadGroup> self =
+      t.kernel().FindThreadGroup(t.thread_group().tgid());
+  return self ? self->ppid : 0;
 }
 
 int64_t GetTid(Task& t, const SyscallArgs&) { return t.tid(); }
@@ -46,18 +252,23 @@ int64_t GetPgrp(Task& t, const SyscallArgs&) {
   return t.thread_group().pgid;
 }
 
+std::shared_ptr<ThreadGroup> Target(Task& t, int pid) {
+  if (pid == 0) return t.shared_thread_group();
+  return t.kernel().FindThreadGroup(pid);
+}
+
 int64_t GetPgid(Task& t, const SyscallArgs& a) {
-  int pid = static_cast<int>(a[0]);
-  if (pid != 0 && pid != t.thread_group().tgid()) return -ESRCH;
-  std::lock_guard<std::mutex> lock(t.thread_group().mu);
-  return t.thread_group().pgid;
+  std::shared_ptr<ThreadGroup> g = Target(t, static_cast<int>(a[0]));
+  if (g == nullptr) return -ESRCH;
+  std::lock_guard<std::mutex> lock(g->mu);
+  return g->pgid;
 }
 
 int64_t GetSid(Task& t, const SyscallArgs& a) {
-  int pid = static_cast<int>(a[0]);
-  if (pid != 0 && pid != t.thread_group().tgid()) return -ESRCH;
-  std::lock_guard<std::mutex> lock(t.thread_group().mu);
-  return t.thread_group().sid;
+  std::shared_ptr<ThreadGroup> g = Target(t, static_cast<int>(a[0]));
+  if (g == nullptr) return -ESRCH;
+  std::lock_guard<std::mutex> lock(g->mu);
+  return g->sid;
 }
 
 int64_t SetTidAddress(Task& t, const SyscallArgs& a) {
@@ -212,6 +423,16 @@ int64_t Prctl(Task& t, const SyscallArgs& a) {
 void RegisterProcessSyscalls(SyscallTable& table) {
   table.Register(60, Exit, {A::kInt});
   table.Register(231, ExitGroup, {A::kInt});
+  table.Register(56, CloneSyscall, {A::kHex, A::kHex, A::kHex, A::kHex, A::kHex});
+  table.Register(435, Clone3, {A::kHex, A::kInt});
+  table.Register(57, Fork, {});
+  table.Register(58, Vfork, {});
+  table.Register(61, Wait4, {A::kInt, A::kHex, A::kHex, A::kHex});
+  table.Register(247, Waitid, {A::kInt, A::kInt, A::kHex, A::kHex, A::kHex});
+  table.Register(59, Execve, {A::kPath, A::kHex, A::kHex});
+  table.Register(322, Execveat, {A::kFd, A::kPath, A::kHex, A::kHex, A::kHex});
+  table.Register(109, SetPgid, {A::kInt, A::kInt});
+  table.Register(112, SetSid, {});
   table.Register(39, GetPid, {});
   table.Register(110, GetPpid, {});
   table.Register(186, GetTid, {});

@@ -8,9 +8,11 @@
 #define CVISOR_SENTRY_VFS_FILE_H_
 
 #include <fcntl.h>
+#include <poll.h>
 #include <sys/stat.h>
 
 #include <atomic>
+#include <condition_variable>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
@@ -81,6 +83,55 @@ class IoSequence final {
 // (linux_dirent, with the type in the record's last byte) return.
 enum class DirentFormat { kDirent64, kDirent };
 
+// Someone to tell when a file's readiness may have changed: poll's
+// eventfd-backed waiter, or a thread blocked in a read or write. Notify may
+// be called from any thread, with the file's own locks held, so it must not
+// call back into the file.
+class Waiter {
+ public:
+  virtual void Notify() = 0;
+
+ protected:
+  ~Waiter() = default;
+};
+
+// A Waiter a sentry thread blocks on. A Notify before Wait is remembered, so
+// a waiter registered under a file's lock and waited on after the lock is
+// dropped never misses a wakeup. The kernel can later interrupt a blocked
+// thread (signals) by calling Notify and having the waiting code check for
+// a pending signal when it wakes.
+class SyncWaiter final : public Waiter {
+ public:
+  void Notify() override;
+  // Blocks until notified, then clears the notification.
+  void Wait();
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool notified_ = false;  // guarded by mu_
+};
+
+// The waiters registered on one file. Not locked: the owner guards it with
+// the lock that also guards the state the waiters care about, so that a
+// state change and its notification are atomic with respect to a check.
+class WaiterList {
+ public:
+  void Add(Waiter* w) { waiters_.push_back(w); }
+  // Removes one registration of `w` (a waiter may be added more than once,
+  // e.g. select naming the same fd in two sets).
+  void Remove(Waiter* w);
+  void NotifyAll();
+
+ private:
+  std::vector<Waiter*> waiters_;
+};
+
+// What a file reports to poll(2) when it does not implement readiness
+// (Linux's DEFAULT_POLLMASK).
+inline constexpr short kDefaultPollMask =
+    POLLIN | POLLOUT | POLLRDNORM | POLLWRNORM;
+
 // The largest count one read or write moves, as Linux's MAX_RW_COUNT.
 inline constexpr size_t kMaxRwCount = 0x7ffff000;
 
@@ -138,6 +189,17 @@ class FileDescription {
   // The host fd holding this file's data, for mmap (the gofer donated it),
   // or -1.
   virtual int host_fd() const { return -1; }
+
+  // poll(2): the events of `mask` (POLL* bits) that hold now. Callers pass
+  // POLLERR | POLLHUP in the mask to learn about those. Files without a
+  // notion of readiness are always ready (kDefaultPollMask). Files backed by
+  // a host fd are polled through the host instead (poll.cc).
+  virtual short Readiness(short mask) { return mask & kDefaultPollMask; }
+  // Registers `w` to be notified whenever Readiness may have changed, until
+  // RemoveWaiter(w). Files whose readiness never changes ignore it. Every
+  // AddWaiter must be matched by a RemoveWaiter before `w` is destroyed.
+  virtual void AddWaiter(Waiter*) {}
+  virtual void RemoveWaiter(Waiter*) {}
 
   // For the kernel: pread into sentry memory (the ELF loader, #! scripts).
   int64_t ReadAt(void* buf, size_t len, int64_t offset);
