@@ -144,5 +144,22 @@ case_no_leftover_processes() {
   [[ -z $left ]] || fail "processes left: $(ps -o pid,args -p $left)"
 }
 
+case_pipelines() {
+  out=$(rsc do $busybox sh -c 'ls / | wc -l') || fail "exit status $?"
+  expect_eq "ls | wc" "$out" "$(ls / | wc -l)"
+  printf 'b\na\nb\nc\nb\n' >"$work/u.txt"
+  out=$(rsc do $busybox sh -c "cat $work/u.txt | sort | uniq -c | sed 's/^ *//'") || fail "exit status $?"
+  expect_eq "sort | uniq -c" "$out" $'1 a\n3 b\n1 c'
+}
+
+case_subshells_and_jobs() {
+  out=$(rsc do $busybox sh -c 'echo $(echo inner) $( (exit 3); echo $?)') || fail "exit status $?"
+  expect_eq "subshells" "$out" "inner 3"
+  # Background jobs and `wait` need SIGCHLD delivery (ash sleeps in
+  # sigsuspend until its handler runs): they come with signal delivery.
+  out=$(rsc do $busybox sh -c 'for i in $(seq 100); do /bin/busybox true; done; echo ok') || fail "exit status $?"
+  expect_eq "100 fork+exec" "$out" "ok"
+}
+
 "case_$case_name"
 echo "PASS: $case_name"

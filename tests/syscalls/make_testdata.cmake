@@ -33,6 +33,15 @@ file(WRITE "${TESTDATA}/file.txt" "${content}")
 file(WRITE "${TESTDATA}/small.txt" "hello, world\n")
 file(WRITE "${TESTDATA}/empty.txt" "")
 file(WRITE "${TESTDATA}/exec.sh" "#!/bin/sh\nexit 0\n")
+# A script whose interpreter line has one optional argument; it exits with
+# the number of its arguments plus 40, so the test sees argv arrive.
+file(WRITE "${TESTDATA}/exit_argc.sh" "#!/bin/sh -e\nexit $((40 + $#))\n")
+# An interpreter chain deeper than Linux follows (4 levels) -> ELOOP.
+foreach(i 1 2 3 4 5)
+  math(EXPR next "${i} + 1")
+  file(WRITE "${TESTDATA}/chain${i}.sh" "#!${TESTDATA}/chain${next}.sh\n")
+endforeach()
+file(WRITE "${TESTDATA}/chain6.sh" "#!/bin/sh\nexit 0\n")
 file(WRITE "${TESTDATA}/dir/a" "a\n")
 file(WRITE "${TESTDATA}/dir/b" "bb\n")
 foreach(i RANGE 199)
@@ -49,6 +58,10 @@ file(CHMOD "${TESTDATA}/file.txt" "${TESTDATA}/small.txt"
      "${TESTDATA}/empty.txt" "${TESTDATA}/dir/a" "${TESTDATA}/dir/b"
      PERMISSIONS ${rw_r_r})
 file(CHMOD "${TESTDATA}/exec.sh" PERMISSIONS ${rwx_rx_rx})
+file(CHMOD "${TESTDATA}/exit_argc.sh" PERMISSIONS ${rwx_rx_rx})
+foreach(i 1 2 3 4 5 6)
+  file(CHMOD "${TESTDATA}/chain${i}.sh" PERMISSIONS ${rwx_rx_rx})
+endforeach()
 file(CHMOD "${TESTDATA}" "${TESTDATA}/dir" "${TESTDATA}/dir/sub"
      "${TESTDATA}/many" PERMISSIONS ${rwx_rx_rx})
 
