@@ -111,8 +111,9 @@ absl::StatusOr<int> Boot(const BootConfig& config) {
   if (kernel.AllTasksGone()) {
     delete kernel_ptr;
   } else {
-    cv::LogWarning("tasks still blocked after the init exited; leaving them "
-                   "to the sandbox's exit");
+    cv::LogWarning(
+        "tasks still blocked after the init exited; leaving them "
+        "to the sandbox's exit");
   }
   if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
   return WEXITSTATUS(status);

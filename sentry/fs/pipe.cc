@@ -282,8 +282,7 @@ class PipeFile final : public vfs::FileDescription {
 
 }  // namespace
 
-std::pair<vfs::FileRef, vfs::FileRef> NewPipe(int flags, uid_t uid,
-                                              gid_t gid) {
+std::pair<vfs::FileRef, vfs::FileRef> NewPipe(int flags, uid_t uid, gid_t gid) {
   auto pipe = std::make_shared<Pipe>();
   PipeInodeAttrs attrs{next_pipe_ino.fetch_add(1), uid, gid, {}};
   clock_gettime(CLOCK_REALTIME, &attrs.created);

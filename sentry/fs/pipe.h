@@ -18,10 +18,11 @@
 
 namespace sentry::fs {
 
-inline constexpr size_t kPipeBuf = 4096;            // PIPE_BUF
+inline constexpr size_t kPipeBuf = 4096;  // PIPE_BUF
 inline constexpr size_t kPipePageSize = 4096;
-inline constexpr size_t kPipeDefaultSize = 65536;   // 16 pages
-inline constexpr size_t kPipeMaxSize = 1024 * 1024; // /proc/sys/fs/pipe-max-size
+inline constexpr size_t kPipeDefaultSize = 65536;  // 16 pages
+inline constexpr size_t kPipeMaxSize =
+    1024 * 1024;  // /proc/sys/fs/pipe-max-size
 
 // The buffer both ends share. The ends (PipeFile) count readers and writers
 // for it; everything is guarded by one mutex.

@@ -25,7 +25,8 @@ constexpr uint64_t kSupported =
 int64_t Clone(Task& parent, const CloneArgs& args) {
   const uint64_t flags = args.flags;
   if (flags & ~kSupported) {
-    cv::LogWarning("clone: unsupported flags 0x", absl::Hex(flags & ~kSupported));
+    cv::LogWarning("clone: unsupported flags 0x",
+                   absl::Hex(flags & ~kSupported));
     return -EINVAL;
   }
   // Linux's consistency rules (kernel/fork.c).

@@ -62,8 +62,8 @@ bool ParseShebang(const std::string& head, std::string* interp,
                   std::string* arg) {
   if (head.size() < 2 || head[0] != '#' || head[1] != '!') return false;
   size_t end = head.find('\n');
-  std::string line = head.substr(2, end == std::string::npos ? std::string::npos
-                                                           : end - 2);
+  std::string line =
+      head.substr(2, end == std::string::npos ? std::string::npos : end - 2);
   auto blank = [](char c) { return c == ' ' || c == '\t'; };
   size_t i = 0;
   while (i < line.size() && blank(line[i])) i++;
@@ -98,7 +98,8 @@ absl::Status Exec(Task& task, const std::string& path,
     if (n < 0) return cv::ErrnoStatus(static_cast<int>(-n), "exec: read");
     std::string interp, arg;
     if (!ParseShebang(std::string(head, n), &interp, &arg)) break;
-    if (depth >= 4) return cv::ErrnoStatus(ELOOP, "exec: too many interpreters");
+    if (depth >= 4)
+      return cv::ErrnoStatus(ELOOP, "exec: too many interpreters");
     if (interp.empty()) return cv::ErrnoStatus(ENOEXEC, "exec: empty #! line");
     std::vector<std::string> next = {interp};
     if (!arg.empty()) next.push_back(arg);

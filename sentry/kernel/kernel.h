@@ -42,9 +42,9 @@ class ThreadGroup final {
   int sid = 0;
 
   // Process-tree state, guarded by the kernel's tree lock (Kernel::tree_mu).
-  int exit_signal = SIGCHLD;  // sent to the parent on exit; 0 for none
-  bool zombie = false;        // exited, not yet reaped
-  int exit_status = 0;        // wait(2) status once a zombie
+  int exit_signal = SIGCHLD;   // sent to the parent on exit; 0 for none
+  bool zombie = false;         // exited, not yet reaped
+  int exit_status = 0;         // wait(2) status once a zombie
   bool group_exiting = false;  // exit_group() or a fatal signal
   int group_exit_status = 0;
   std::array<KernelSigaction, 64> actions{};  // index signo-1
@@ -114,8 +114,7 @@ class Kernel final {
   // does (-1 any, >0 that pid, 0 own group, <-1 that group). Returns the
   // reaped pid, 0 (WNOHANG, none ready), or -ECHILD. `status` receives the
   // wait status.
-  int64_t WaitChild(Task& task, int pid, int options, int* status,
-                    bool reap);
+  int64_t WaitChild(Task& task, int pid, int options, int* status, bool reap);
 
   FutexTable& futexes() { return futexes_; }
 
@@ -133,7 +132,7 @@ class Kernel final {
   std::mutex mu_;  // the tree lock: tasks, groups, parentage, exits
   std::condition_variable cv_;
   std::map<int, std::shared_ptr<ThreadGroup>> groups_;  // incl. zombies
-  std::map<int, Task*> tasks_;                           // live tasks
+  std::map<int, Task*> tasks_;                          // live tasks
   int next_tid_ = 1;
   int live_tasks_ = 0;
   bool init_exited_ = false;

@@ -1,4 +1,6 @@
 // pipe and pipe2: a new pipe (sentry/fs/pipe.h) installed as two fds.
+#include "sentry/fs/pipe.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <sys/resource.h>
@@ -6,7 +8,6 @@
 
 #include <mutex>
 
-#include "sentry/fs/pipe.h"
 #include "sentry/kernel/kernel.h"
 #include "sentry/kernel/task.h"
 #include "sentry/syscalls/syscall.h"

@@ -1,14 +1,14 @@
 // Process and thread identity, credentials, limits and exit.
 #include <asm/prctl.h>
 #include <errno.h>
-#include <linux/prctl.h>
-#include <climits>
 #include <fcntl.h>
+#include <linux/prctl.h>
 #include <sched.h>
 #include <signal.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
 
+#include <climits>
 #include <cstring>
 
 #include "common/errno_status.h"
@@ -103,8 +103,8 @@ int64_t Vfork(Task& t, const SyscallArgs&) {
   return DoClone(t, args);
 }
 
-constexpr int kWaitOptions = WNOHANG | WUNTRACED | WCONTINUED | __WNOTHREAD |
-                             __WCLONE | __WALL;
+constexpr int kWaitOptions =
+    WNOHANG | WUNTRACED | WCONTINUED | __WNOTHREAD | __WCLONE | __WALL;
 
 int64_t Wait4(Task& t, const SyscallArgs& a) {
   int pid = static_cast<int>(a[0]);
@@ -148,10 +148,10 @@ int64_t Waitid(Task& t, const SyscallArgs& a) {
   }
   // Only exits are reported until job-control stops exist.
   int status = 0;
-  int64_t r = (options & WEXITED)
-                  ? t.kernel().WaitChild(t, pid, options, &status,
-                                         !(options & WNOWAIT))
-                  : -ECHILD;
+  int64_t r =
+      (options & WEXITED)
+          ? t.kernel().WaitChild(t, pid, options, &status, !(options & WNOWAIT))
+          : -ECHILD;
   if (r < 0) return r;
   // The SIGCHLD siginfo: signo, errno, code, then pid, uid, status.
   struct {
@@ -425,7 +425,8 @@ int64_t Prctl(Task& t, const SyscallArgs& a) {
 void RegisterProcessSyscalls(SyscallTable& table) {
   table.Register(60, Exit, {A::kInt});
   table.Register(231, ExitGroup, {A::kInt});
-  table.Register(56, CloneSyscall, {A::kHex, A::kHex, A::kHex, A::kHex, A::kHex});
+  table.Register(56, CloneSyscall,
+                 {A::kHex, A::kHex, A::kHex, A::kHex, A::kHex});
   table.Register(435, Clone3, {A::kHex, A::kInt});
   table.Register(57, Fork, {});
   table.Register(58, Vfork, {});

@@ -239,8 +239,7 @@ TEST(SessionTest, SetsidAndPgid) {
   pid_t pid = fork();
   if (pid == 0) {
     pid_t sid = setsid();
-    bool ok = sid == getpid() && getsid(0) == getpid() &&
-              getpgrp() == getpid();
+    bool ok = sid == getpid() && getsid(0) == getpid() && getpgrp() == getpid();
     // A session leader cannot start another session.
     ok = ok && setsid() == -1 && errno == EPERM;
     _exit(ok ? 0 : 1);
