@@ -223,13 +223,13 @@ int64_t Write(Task& t, const SyscallArgs& a) {
 
 // Positional I/O: EINVAL for a negative offset comes before EBADF, and
 // ESPIPE for a stream before the access mode, as on Linux.
-int64_t PRead64(Task& t, const SyscallArgs& a) {
+int64_t PositionalIo(Task& t, const SyscallArgs& a, bool write) {
   int64_t pos = static_cast<int64_t>(a[3]);
   if (pos < 0) return -EINVAL;
   vfs::FileRef f = GetFile(t, static_cast<int>(a[0]));
   if (f == nullptr) return -EBADF;
   if (f->stream()) return -ESPIPE;
-  if (!f->readable()) return -EBADF;
+  if (!(write ? f->writable() : f->readable())) return -EBADF;
   if (!AccessOk(a[1], a[2])) return -EFAULT;
   if (static_cast<int64_t>(static_cast<uint64_t>(pos) + a[2]) < 0) {
     return -EINVAL;
@@ -237,24 +237,15 @@ int64_t PRead64(Task& t, const SyscallArgs& a) {
   size_t count = std::min<uint64_t>(a[2], vfs::kMaxRwCount);
   TaskMemory mem(t);
   vfs::IoSequence io = vfs::IoSequence::User(mem, a[1], count);
-  return f->PRead(io, pos);
+  return write ? f->PWrite(io, pos) : f->PRead(io, pos);
+}
+
+int64_t PRead64(Task& t, const SyscallArgs& a) {
+  return PositionalIo(t, a, /*write=*/false);
 }
 
 int64_t PWrite64(Task& t, const SyscallArgs& a) {
-  int64_t pos = static_cast<int64_t>(a[3]);
-  if (pos < 0) return -EINVAL;
-  vfs::FileRef f = GetFile(t, static_cast<int>(a[0]));
-  if (f == nullptr) return -EBADF;
-  if (f->stream()) return -ESPIPE;
-  if (!f->writable()) return -EBADF;
-  if (!AccessOk(a[1], a[2])) return -EFAULT;
-  if (static_cast<int64_t>(static_cast<uint64_t>(pos) + a[2]) < 0) {
-    return -EINVAL;
-  }
-  size_t count = std::min<uint64_t>(a[2], vfs::kMaxRwCount);
-  TaskMemory mem(t);
-  vfs::IoSequence io = vfs::IoSequence::User(mem, a[1], count);
-  return f->PWrite(io, pos);
+  return PositionalIo(t, a, /*write=*/true);
 }
 
 int64_t ReadV(Task& t, const SyscallArgs& a) {
