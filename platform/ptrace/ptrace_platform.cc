@@ -457,22 +457,29 @@ absl::Status PtraceContext::SetFpState(const FpState& in) {
   return absl::OkStatus();
 }
 
-absl::StatusOr<std::unique_ptr<PendingContext>> PtraceContext::NewThread() {
-  if (!CheckOwner("NewThread")) {
-    return absl::FailedPreconditionError("NewThread off the owner thread");
+absl::StatusOr<pid_t> PtraceContext::InjectClone(uint64_t flags,
+                                                 const char* what) {
+  if (!CheckOwner(what)) {
+    return absl::FailedPreconditionError(
+        absl::StrCat(what, " off the owner thread"));
   }
   if (dead_.load() || !as_->alive()) {
     return cv::ErrnoStatus(ESRCH, "stub thread exited");
   }
   InjectResult r = Inject(tid_, base_regs_, config_->addrs, Site::kClone,
-                          SYS_clone, {kThreadCloneFlags, 0, 0, 0, 0, 0});
+                          SYS_clone, {flags, 0, 0, 0, 0, 0});
   if (r.interrupted) deferred_interrupt_ = true;
   if (r.gone) MarkDead(r.wait_status);
   if (r.value <= 0) {
     return cv::ErrnoStatus(r.value < 0 ? static_cast<int>(-r.value) : EIO,
-                           "cloning a stub thread");
+                           what);
   }
-  const pid_t tid = static_cast<pid_t>(r.value);
+  return static_cast<pid_t>(r.value);
+}
+
+absl::StatusOr<std::unique_ptr<PendingContext>> PtraceContext::NewThread() {
+  ASSIGN_OR_RETURN(const pid_t tid,
+                   InjectClone(kThreadCloneFlags, "cloning a stub thread"));
   if (!as_->AddThread(tid)) {
     return cv::ErrnoStatus(ESRCH, "address space released");
   }
@@ -481,25 +488,11 @@ absl::StatusOr<std::unique_ptr<PendingContext>> PtraceContext::NewThread() {
 
 absl::StatusOr<std::unique_ptr<PendingContext>>
 PtraceContext::ForkAddressSpace() {
-  if (!CheckOwner("ForkAddressSpace")) {
-    return absl::FailedPreconditionError(
-        "ForkAddressSpace off the owner thread");
-  }
-  if (dead_.load() || !as_->alive()) {
-    return cv::ErrnoStatus(ESRCH, "stub thread exited");
-  }
   // A copy of this thread alone, in a copy-on-write copy of the memory; its
   // parent is the sentry (CLONE_PARENT), never this stub. It inherits this
   // thread's FP state, and hands it to the thread it is given below.
-  InjectResult r = Inject(tid_, base_regs_, config_->addrs, Site::kClone,
-                          SYS_clone, {CLONE_PARENT, 0, 0, 0, 0, 0});
-  if (r.interrupted) deferred_interrupt_ = true;
-  if (r.gone) MarkDead(r.wait_status);
-  if (r.value <= 0) {
-    return cv::ErrnoStatus(r.value < 0 ? static_cast<int>(-r.value) : EIO,
-                           "forking a stub");
-  }
-  const pid_t leader = static_cast<pid_t>(r.value);
+  ASSIGN_OR_RETURN(const pid_t leader,
+                   InjectClone(CLONE_PARENT, "forking a stub"));
   absl::StatusOr<pid_t> tid = SetUpStubProcess(config_->addrs, leader);
   if (!tid.ok()) {
     KillStubProcess(leader);

@@ -125,6 +125,9 @@ class PtraceContext final : public Context {
   void MarkDead(int wait_status);
   bool OnOwnerThread() const;
   bool CheckOwner(const char* what) const;  // logs misuse
+  // Injects clone(flags) at the clone site; the new tid or an error
+  // naming `what`.
+  absl::StatusOr<pid_t> InjectClone(uint64_t flags, const char* what);
 
   const std::shared_ptr<PtraceAddressSpace> as_;
   const std::shared_ptr<const StubConfig> config_;

@@ -248,9 +248,9 @@ int64_t PWrite64(Task& t, const SyscallArgs& a) {
   return PositionalIo(t, a, /*write=*/true);
 }
 
-int64_t ReadV(Task& t, const SyscallArgs& a) {
+int64_t VectorIo(Task& t, const SyscallArgs& a, bool write) {
   vfs::FileRef f = GetFile(t, static_cast<int>(a[0]));
-  if (f == nullptr || !f->readable()) return -EBADF;
+  if (f == nullptr || !(write ? f->writable() : f->readable())) return -EBADF;
   std::vector<vfs::IoSequence::Range> ranges;
   size_t total;
   if (int err = ImportIovecs(t, a[1], a[2], &ranges, &total); err != 0) {
@@ -259,21 +259,15 @@ int64_t ReadV(Task& t, const SyscallArgs& a) {
   if (total == 0) return 0;
   TaskMemory mem(t);
   vfs::IoSequence io = vfs::IoSequence::User(mem, std::move(ranges));
-  return f->Read(io);
+  return write ? f->Write(io) : f->Read(io);
+}
+
+int64_t ReadV(Task& t, const SyscallArgs& a) {
+  return VectorIo(t, a, /*write=*/false);
 }
 
 int64_t WriteV(Task& t, const SyscallArgs& a) {
-  vfs::FileRef f = GetFile(t, static_cast<int>(a[0]));
-  if (f == nullptr || !f->writable()) return -EBADF;
-  std::vector<vfs::IoSequence::Range> ranges;
-  size_t total;
-  if (int err = ImportIovecs(t, a[1], a[2], &ranges, &total); err != 0) {
-    return err;
-  }
-  if (total == 0) return 0;
-  TaskMemory mem(t);
-  vfs::IoSequence io = vfs::IoSequence::User(mem, std::move(ranges));
-  return f->Write(io);
+  return VectorIo(t, a, /*write=*/true);
 }
 
 // preadv/pwritev and their v2 forms. The offset is one register on x86-64
