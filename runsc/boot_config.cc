@@ -11,7 +11,7 @@ namespace {
 
 using nlohmann::json;
 
-constexpr int kVersion = 1;
+constexpr int kVersion = 2;
 
 // JSON strings must be UTF-8, but argv, env and paths are bytes (`runsc do`
 // passes the caller's own). A string that is not valid UTF-8 travels as
@@ -41,6 +41,15 @@ std::string GetStr(const json& j) {
     return out;
   }
   return j.get<std::string>();
+}
+
+// A capability mask: a negative or fractional number is refused rather than
+// converted.
+uint64_t GetMask(const json& j) {
+  if (!j.is_number_unsigned()) {
+    throw std::invalid_argument("capability sets must be unsigned integers");
+  }
+  return j.get<uint64_t>();
 }
 
 std::vector<std::string> GetStrArray(const json& j) {
@@ -73,6 +82,11 @@ std::string BootRequestToJson(const BootRequest& request) {
   j["uid"] = c.uid;
   j["gid"] = c.gid;
   j["additional_gids"] = c.additional_gids;
+  j["capabilities"] = {{"effective", c.capabilities.effective},
+                       {"permitted", c.capabilities.permitted},
+                       {"inheritable", c.capabilities.inheritable},
+                       {"bounding", c.capabilities.bounding},
+                       {"ambient", c.capabilities.ambient}};
   j["hostname"] = Str(c.hostname);
   j["rlimits"] = json::array();
   for (const sentry::Rlimit& r : c.rlimits) {
@@ -114,6 +128,12 @@ absl::StatusOr<BootRequest> BootRequestFromJson(absl::string_view text) {
     c.uid = j.at("uid").get<uint32_t>();
     c.gid = j.at("gid").get<uint32_t>();
     c.additional_gids = j.at("additional_gids").get<std::vector<uint32_t>>();
+    const json& caps = j.at("capabilities");
+    c.capabilities.effective = GetMask(caps.at("effective"));
+    c.capabilities.permitted = GetMask(caps.at("permitted"));
+    c.capabilities.inheritable = GetMask(caps.at("inheritable"));
+    c.capabilities.bounding = GetMask(caps.at("bounding"));
+    c.capabilities.ambient = GetMask(caps.at("ambient"));
     c.hostname = GetStr(j.at("hostname"));
     for (const json& r : j.at("rlimits")) {
       c.rlimits.push_back({r.at("resource").get<int>(),

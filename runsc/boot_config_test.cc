@@ -22,6 +22,11 @@ BootRequest Sample() {
   c.uid = 1000;
   c.gid = 100;
   c.additional_gids = {5, 6};
+  c.capabilities.effective = 0x21;
+  c.capabilities.permitted = 0x1ffffffffff;  // all 41, above 32 bits too
+  c.capabilities.inheritable = 0x20;
+  c.capabilities.bounding = 0x1ffffffffff;
+  c.capabilities.ambient = 0x20;
   c.hostname = "box";
   c.rlimits = {{RLIMIT_NOFILE, 1024, 4096}, {RLIMIT_CORE, 0, RLIM_INFINITY}};
   c.platform = "ptrace";
@@ -51,6 +56,11 @@ TEST(BootConfigTest, RoundTrip) {
   EXPECT_EQ(c.uid, 1000u);
   EXPECT_EQ(c.gid, 100u);
   EXPECT_THAT(c.additional_gids, ElementsAre(5u, 6u));
+  EXPECT_EQ(c.capabilities.effective, 0x21u);
+  EXPECT_EQ(c.capabilities.permitted, 0x1ffffffffffu);
+  EXPECT_EQ(c.capabilities.inheritable, 0x20u);
+  EXPECT_EQ(c.capabilities.bounding, 0x1ffffffffffu);
+  EXPECT_EQ(c.capabilities.ambient, 0x20u);
   EXPECT_EQ(c.hostname, "box");
   ASSERT_EQ(c.rlimits.size(), 2u);
   EXPECT_EQ(c.rlimits[0].resource, RLIMIT_NOFILE);
@@ -69,8 +79,10 @@ TEST(BootConfigTest, RoundTrip) {
 
 TEST(BootConfigTest, DocumentedSchema) {
   nlohmann::json j = nlohmann::json::parse(BootRequestToJson(Sample()));
-  EXPECT_EQ(j["version"], 1);
+  EXPECT_EQ(j["version"], 2);
   EXPECT_EQ(j["id"], "c1");
+  EXPECT_EQ(j["capabilities"]["effective"], 0x21);
+  EXPECT_EQ(j["capabilities"]["ambient"], 0x20);
   EXPECT_EQ(j["argv"][0], "/bin/sh");
   EXPECT_EQ(j["rlimits"][0]["resource"], RLIMIT_NOFILE);
   EXPECT_EQ(j["mounts"][0]["kind"], "tmpfs");
@@ -95,13 +107,18 @@ TEST(BootConfigTest, BadDocuments) {
   EXPECT_FALSE(BootRequestFromJson("").ok());
   EXPECT_FALSE(BootRequestFromJson("[]").ok());
   nlohmann::json j = nlohmann::json::parse(BootRequestToJson(Sample()));
-  j["version"] = 2;
+  j["version"] = 1;
   absl::StatusOr<BootRequest> r = BootRequestFromJson(j.dump());
   ASSERT_FALSE(r.ok());
   EXPECT_THAT(std::string(r.status().message()),
-              ::testing::HasSubstr("version 2, expected 1"));
-  j["version"] = 1;
+              ::testing::HasSubstr("version 1, expected 2"));
+  j["version"] = 2;
   j.erase("cwd");
+  EXPECT_FALSE(BootRequestFromJson(j.dump()).ok());
+  j = nlohmann::json::parse(BootRequestToJson(Sample()));
+  j["capabilities"].erase("bounding");
+  EXPECT_FALSE(BootRequestFromJson(j.dump()).ok());
+  j["capabilities"]["bounding"] = -1;
   EXPECT_FALSE(BootRequestFromJson(j.dump()).ok());
   j = nlohmann::json::parse(BootRequestToJson(Sample()));
   j["argv"] = nlohmann::json::array();

@@ -289,6 +289,11 @@ absl::StatusOr<int> CmdRun(const GlobalOptions& g, const RunFlags& f) {
   c.uid = spec.uid;
   c.gid = spec.gid;
   c.additional_gids = spec.additional_gids;
+  if (spec.capabilities.has_value()) {
+    const SpecCapabilities& caps = *spec.capabilities;
+    c.capabilities = {caps.effective, caps.permitted, caps.inheritable,
+                      caps.bounding, caps.ambient};
+  }
   // runc leaves the UTS namespace's name alone when the spec sets none, so
   // the container sees the host's.
   c.hostname = spec.hostname.empty() ? Hostname() : spec.hostname;
@@ -338,6 +343,9 @@ absl::StatusOr<int> CmdDo(const GlobalOptions& g, const DoFlags& f) {
   c.hostname = Hostname();
   c.uid = 0;
   c.gid = 0;
+  // Root with the capabilities Docker gives a container by default.
+  c.capabilities.effective = c.capabilities.permitted =
+      c.capabilities.bounding = DefaultCapabilities();
   c.platform = g.platform;
   c.strace = g.strace;
   c.root_readonly = f.root_readonly;

@@ -1,5 +1,6 @@
 #include "runsc/spec.h"
 
+#include <linux/capability.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 
@@ -47,6 +48,62 @@ constexpr RlimitName kRlimits[] = {
     {"RLIMIT_NICE", RLIMIT_NICE},
     {"RLIMIT_RTPRIO", RLIMIT_RTPRIO},
     {"RLIMIT_RTTIME", RLIMIT_RTTIME},
+};
+
+struct CapabilityName {
+  const char* name;
+  int cap;
+};
+
+constexpr CapabilityName kCapabilities[] = {
+    {"CAP_CHOWN", CAP_CHOWN},
+    {"CAP_DAC_OVERRIDE", CAP_DAC_OVERRIDE},
+    {"CAP_DAC_READ_SEARCH", CAP_DAC_READ_SEARCH},
+    {"CAP_FOWNER", CAP_FOWNER},
+    {"CAP_FSETID", CAP_FSETID},
+    {"CAP_KILL", CAP_KILL},
+    {"CAP_SETGID", CAP_SETGID},
+    {"CAP_SETUID", CAP_SETUID},
+    {"CAP_SETPCAP", CAP_SETPCAP},
+    {"CAP_LINUX_IMMUTABLE", CAP_LINUX_IMMUTABLE},
+    {"CAP_NET_BIND_SERVICE", CAP_NET_BIND_SERVICE},
+    {"CAP_NET_BROADCAST", CAP_NET_BROADCAST},
+    {"CAP_NET_ADMIN", CAP_NET_ADMIN},
+    {"CAP_NET_RAW", CAP_NET_RAW},
+    {"CAP_IPC_LOCK", CAP_IPC_LOCK},
+    {"CAP_IPC_OWNER", CAP_IPC_OWNER},
+    {"CAP_SYS_MODULE", CAP_SYS_MODULE},
+    {"CAP_SYS_RAWIO", CAP_SYS_RAWIO},
+    {"CAP_SYS_CHROOT", CAP_SYS_CHROOT},
+    {"CAP_SYS_PTRACE", CAP_SYS_PTRACE},
+    {"CAP_SYS_PACCT", CAP_SYS_PACCT},
+    {"CAP_SYS_ADMIN", CAP_SYS_ADMIN},
+    {"CAP_SYS_BOOT", CAP_SYS_BOOT},
+    {"CAP_SYS_NICE", CAP_SYS_NICE},
+    {"CAP_SYS_RESOURCE", CAP_SYS_RESOURCE},
+    {"CAP_SYS_TIME", CAP_SYS_TIME},
+    {"CAP_SYS_TTY_CONFIG", CAP_SYS_TTY_CONFIG},
+    {"CAP_MKNOD", CAP_MKNOD},
+    {"CAP_LEASE", CAP_LEASE},
+    {"CAP_AUDIT_WRITE", CAP_AUDIT_WRITE},
+    {"CAP_AUDIT_CONTROL", CAP_AUDIT_CONTROL},
+    {"CAP_SETFCAP", CAP_SETFCAP},
+    {"CAP_MAC_OVERRIDE", CAP_MAC_OVERRIDE},
+    {"CAP_MAC_ADMIN", CAP_MAC_ADMIN},
+    {"CAP_SYSLOG", CAP_SYSLOG},
+    {"CAP_WAKE_ALARM", CAP_WAKE_ALARM},
+    {"CAP_BLOCK_SUSPEND", CAP_BLOCK_SUSPEND},
+    {"CAP_AUDIT_READ", CAP_AUDIT_READ},
+    {"CAP_PERFMON", CAP_PERFMON},
+    {"CAP_BPF", CAP_BPF},
+    {"CAP_CHECKPOINT_RESTORE", CAP_CHECKPOINT_RESTORE},
+};
+
+constexpr int kDefaultCapabilities[] = {
+    CAP_CHOWN,   CAP_DAC_OVERRIDE, CAP_FSETID,           CAP_FOWNER,
+    CAP_MKNOD,   CAP_NET_RAW,      CAP_SETGID,           CAP_SETUID,
+    CAP_SETFCAP, CAP_SETPCAP,      CAP_NET_BIND_SERVICE, CAP_SYS_CHROOT,
+    CAP_KILL,    CAP_AUDIT_WRITE,
 };
 
 constexpr const char* kNamespaceTypes[] = {"pid", "network", "mount",  "ipc",
@@ -168,6 +225,38 @@ absl::Status ParseRlimits(const json& v, Spec& spec) {
   return absl::OkStatus();
 }
 
+absl::Status ParseCapabilities(const json& v, Spec& spec) {
+  if (!v.is_object()) {
+    return Bad("process.capabilities", "must be an object");
+  }
+  SpecCapabilities caps;
+  const std::pair<const char*, uint64_t*> kSets[] = {
+      {"effective", &caps.effective},     {"permitted", &caps.permitted},
+      {"inheritable", &caps.inheritable}, {"bounding", &caps.bounding},
+      {"ambient", &caps.ambient},
+  };
+  for (const auto& [key, mask] : kSets) {
+    const json* list = Member(v, key);
+    if (list == nullptr) continue;
+    std::string field = absl::StrCat("process.capabilities.", key);
+    ASSIGN_OR_RETURN(std::vector<std::string> names,
+                     StringArray(*list, field,
+                                 "must be an array of capability names such "
+                                 "as \"CAP_CHOWN\""));
+    for (size_t i = 0; i < names.size(); ++i) {
+      int cap = CapabilityByName(names[i]);
+      if (cap < 0) {
+        return Bad(
+            absl::StrCat(field, "[", i, "]"),
+            absl::StrCat(Quote(names[i]), " is not a known capability name"));
+      }
+      *mask |= uint64_t{1} << cap;
+    }
+  }
+  spec.capabilities = caps;
+  return absl::OkStatus();
+}
+
 absl::Status ParseProcess(const json& p, Spec& spec) {
   if (!p.is_object()) return Bad("process", "must be an object");
 
@@ -209,6 +298,9 @@ absl::Status ParseProcess(const json& p, Spec& spec) {
   if (const json* v = Member(p, "user")) RETURN_IF_ERROR(ParseUser(*v, spec));
   if (const json* v = Member(p, "rlimits")) {
     RETURN_IF_ERROR(ParseRlimits(*v, spec));
+  }
+  if (const json* v = Member(p, "capabilities")) {
+    RETURN_IF_ERROR(ParseCapabilities(*v, spec));
   }
   return absl::OkStatus();
 }
@@ -370,6 +462,19 @@ int RlimitResourceByName(absl::string_view name) {
     if (name == r.name) return r.resource;
   }
   return -1;
+}
+
+int CapabilityByName(absl::string_view name) {
+  for (const auto& c : kCapabilities) {
+    if (name == c.name) return c.cap;
+  }
+  return -1;
+}
+
+uint64_t DefaultCapabilities() {
+  uint64_t mask = 0;
+  for (int cap : kDefaultCapabilities) mask |= uint64_t{1} << cap;
+  return mask;
 }
 
 const char* MountKindName(MountKind kind) {

@@ -42,6 +42,15 @@ struct SpecMount {
   std::vector<std::string> options;
 };
 
+// process.capabilities as masks, bit N = capability N.
+struct SpecCapabilities {
+  uint64_t effective = 0;
+  uint64_t permitted = 0;
+  uint64_t inheritable = 0;
+  uint64_t bounding = 0;
+  uint64_t ambient = 0;
+};
+
 struct SpecNamespace {
   std::string type;  // pid, network, mount, ipc, uts, user, cgroup, time
   std::string path;  // empty: a new namespace
@@ -59,6 +68,9 @@ struct Spec {
   std::vector<uint32_t> additional_gids;
   std::optional<uint32_t> umask;
   std::vector<SpecRlimit> rlimits;
+  // Unset: the process gets no capabilities (as in gVisor; runc would leave
+  // it all of its own).
+  std::optional<SpecCapabilities> capabilities;
   // root
   std::string root_path;  // absolute host path of the root file system
   bool root_readonly = false;
@@ -80,6 +92,15 @@ absl::StatusOr<Spec> LoadSpec(const std::string& bundle_dir);
 
 // RLIMIT_* name -> resource number, or -1.
 int RlimitResourceByName(absl::string_view name);
+
+// "CAP_CHOWN" -> 0, ... up to CAP_CHECKPOINT_RESTORE (40); -1 if unknown.
+int CapabilityByName(absl::string_view name);
+
+// The capabilities Docker and runc's default spec give a container: CHOWN,
+// DAC_OVERRIDE, FSETID, FOWNER, MKNOD, NET_RAW, SETGID, SETUID, SETFCAP,
+// SETPCAP, NET_BIND_SERVICE, SYS_CHROOT, KILL, AUDIT_WRITE. `runsc do`
+// grants them as effective, permitted and bounding sets.
+uint64_t DefaultCapabilities();
 
 const char* MountKindName(MountKind kind);
 

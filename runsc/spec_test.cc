@@ -112,6 +112,9 @@ TEST_F(SpecTest, GoodConfigGivesEveryField) {
   EXPECT_EQ(s->rlimits[0].soft, 1024u);
   EXPECT_EQ(s->rlimits[1].resource, RLIMIT_CORE);
   EXPECT_EQ(s->rlimits[1].hard, RLIM_INFINITY);
+  ASSERT_TRUE(s->capabilities.has_value());
+  EXPECT_EQ(s->capabilities->bounding, uint64_t{1} << 5);  // CAP_KILL
+  EXPECT_EQ(s->capabilities->effective, 0u);
   EXPECT_EQ(s->root_path, bundle_ + "/rootfs");
   EXPECT_TRUE(s->root_readonly);
   EXPECT_EQ(s->hostname, "box");
@@ -156,6 +159,7 @@ TEST_F(SpecTest, MinimalConfig) {
   EXPECT_EQ(s->hostname, "");
   EXPECT_TRUE(s->mounts.empty());
   EXPECT_FALSE(s->umask.has_value());
+  EXPECT_FALSE(s->capabilities.has_value());
 }
 
 TEST_F(SpecTest, RootPathIsCleaned) {
@@ -326,6 +330,55 @@ TEST_F(SpecTest, Rlimits) {
               j["process"]["rlimits"][1]["type"] = "RLIMIT_NOFILE";
             }),
             "config.json: process.rlimits[1]: duplicate type RLIMIT_NOFILE");
+}
+
+TEST_F(SpecTest, Capabilities) {
+  json j = Good();
+  j["process"]["capabilities"] = {
+      {"effective", {"CAP_CHOWN", "CAP_KILL"}},
+      {"permitted", {"CAP_CHOWN", "CAP_KILL", "CAP_CHECKPOINT_RESTORE"}},
+      {"inheritable", json::array()},
+      {"bounding", {"CAP_CHOWN", "CAP_CHOWN"}},
+      {"ambient", nullptr}};
+  absl::StatusOr<Spec> s = Parse(j);
+  ASSERT_TRUE(s.ok()) << s.status();
+  ASSERT_TRUE(s->capabilities.has_value());
+  EXPECT_EQ(s->capabilities->effective, 0x21u);
+  EXPECT_EQ(s->capabilities->permitted, 0x21u | (uint64_t{1} << 40));
+  EXPECT_EQ(s->capabilities->inheritable, 0u);
+  EXPECT_EQ(s->capabilities->bounding, 0x1u);
+  EXPECT_EQ(s->capabilities->ambient, 0u);
+
+  EXPECT_EQ(
+      Error([](json& j) {
+        j["process"]["capabilities"]["bounding"] = {"CAP_KILL", "CAP_FLY"};
+      }),
+      "config.json: process.capabilities.bounding[1] \"CAP_FLY\" is "
+      "not a known capability name");
+  EXPECT_EQ(Error([](json& j) {
+              j["process"]["capabilities"]["effective"] = {"kill"};
+            }),
+            "config.json: process.capabilities.effective[0] \"kill\" is not a "
+            "known capability name");
+  EXPECT_EQ(Error([](json& j) {
+              j["process"]["capabilities"]["ambient"] = "CAP_KILL";
+            }),
+            "config.json: process.capabilities.ambient must be an array of "
+            "capability names such as \"CAP_CHOWN\"");
+  EXPECT_EQ(Error([](json& j) { j["process"]["capabilities"] = {1}; }),
+            "config.json: process.capabilities must be an object");
+}
+
+TEST_F(SpecTest, CapabilityNames) {
+  EXPECT_EQ(CapabilityByName("CAP_CHOWN"), 0);
+  EXPECT_EQ(CapabilityByName("CAP_SYS_ADMIN"), 21);
+  EXPECT_EQ(CapabilityByName("CAP_CHECKPOINT_RESTORE"), 40);
+  EXPECT_EQ(CapabilityByName("CHOWN"), -1);
+  EXPECT_EQ(CapabilityByName("cap_chown"), -1);
+  // Docker's 14: CHOWN(0) DAC_OVERRIDE(1) FOWNER(3) FSETID(4) KILL(5)
+  // SETGID(6) SETUID(7) SETPCAP(8) NET_BIND_SERVICE(10) NET_RAW(13)
+  // SYS_CHROOT(18) MKNOD(27) AUDIT_WRITE(29) SETFCAP(31).
+  EXPECT_EQ(DefaultCapabilities(), 0xa80425fbu);
 }
 
 TEST_F(SpecTest, Root) {

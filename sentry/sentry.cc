@@ -9,10 +9,12 @@
 #include "common/log.h"
 #include "common/status_macros.h"
 #include "gofer/client.h"
+#include "sentry/fs/devfs.h"
 #include "sentry/fs/gofer_fs.h"
 #include "sentry/fs/host_file.h"
 #include "sentry/kernel/exec.h"
 #include "sentry/kernel/kernel.h"
+#include "sentry/signal_forward.h"
 #include "sentry/vfs/vfs.h"
 
 namespace sentry {
@@ -23,6 +25,16 @@ Credentials InitCredentials(const BootConfig& c) {
   creds.ruid = creds.euid = creds.suid = creds.fsuid = c.uid;
   creds.rgid = creds.egid = creds.sgid = creds.fsgid = c.gid;
   creds.groups = c.additional_gids;
+  // As runc leaves them before it execs the container's process (which
+  // then recomputes them from these, see ApplyExecCredentials).
+  creds.cap_effective = c.capabilities.effective;
+  creds.cap_permitted = c.capabilities.permitted;
+  creds.cap_inheritable = c.capabilities.inheritable;
+  creds.cap_bounding = c.capabilities.bounding;
+  // Linux keeps an ambient capability only while it is permitted and
+  // inheritable; runc's attempt to raise any other fails and is skipped.
+  creds.cap_ambient = c.capabilities.ambient & c.capabilities.permitted &
+                      c.capabilities.inheritable;
   return creds;
 }
 
@@ -45,6 +57,8 @@ absl::StatusOr<int> Boot(const BootConfig& config) {
   if (config.argv.empty()) {
     return absl::InvalidArgumentError("no program to run (empty argv)");
   }
+  // Before any thread starts: every sentry thread inherits the mask.
+  SignalForwarder::BlockForwardedSignals();
   RETURN_IF_ERROR(MountOwnProc());
   ASSIGN_OR_RETURN(std::unique_ptr<platform::Platform> platform,
                    platform::Platform::Create(config.platform));
@@ -52,6 +66,9 @@ absl::StatusOr<int> Boot(const BootConfig& config) {
   auto client = std::make_shared<gofer::Client>(cv::UniqueFd(config.gofer_fd));
   ASSIGN_OR_RETURN(std::shared_ptr<vfs::FsContext> fs,
                    fs::MountGoferRoot(client, config.root_readonly));
+  if (absl::Status st = fs::MountDevfs(*fs); !st.ok()) {
+    cv::LogWarning("the container gets no /dev: ", st.message());
+  }
 
   KernelOptions options;
   options.hostname = config.hostname;
@@ -71,6 +88,7 @@ absl::StatusOr<int> Boot(const BootConfig& config) {
   kernel.AddThreadGroup(tg);
   auto task = std::make_unique<Task>(kernel, tg, tid);
   task->creds() = InitCredentials(config);
+  tg->uid = task->creds().ruid;
   task->set_fs(fs);
   if (absl::Status s = vfs::ChangeDirectory(*fs, task->creds(), config.cwd);
       !s.ok()) {
@@ -107,7 +125,11 @@ absl::StatusOr<int> Boot(const BootConfig& config) {
     return s;
   }
 
-  int status = kernel.WaitForInit();
+  int status;
+  {
+    SignalForwarder forwarder(kernel);
+    status = kernel.WaitForInit();
+  }
   if (kernel.AllTasksGone()) {
     delete kernel_ptr;
   } else {

@@ -27,6 +27,12 @@ struct BootConfig {
   uint32_t uid = 0;
   uint32_t gid = 0;
   std::vector<uint32_t> additional_gids;
+  // The init's capability sets before its execve, bit N = capability N (as
+  // capget(2) reports them). All empty unless the spec grants some.
+  struct Capabilities {
+    uint64_t effective = 0, permitted = 0, inheritable = 0;
+    uint64_t bounding = 0, ambient = 0;
+  } capabilities;
   std::string hostname = "localhost";
   std::vector<Rlimit> rlimits;
   std::string platform = "ptrace";

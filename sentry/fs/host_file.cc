@@ -67,11 +67,15 @@ class HostFile final : public vfs::FileDescription {
       return HostRead(fd_.get(), dst, -1, /*single=*/true);
     }
     for (;;) {
-      int64_t n = HostRead(fd_.get(), dst, -1, /*single=*/true);
-      // The host fd may be non-blocking for someone else's sake: wait as a
-      // blocking read would.
+      // Wait in an interruptible host poll rather than in read(), so that
+      // a signal to the task ends the wait; the host fd may also be
+      // non-blocking for someone else's sake.
+      if (int rc = WaitReady(POLLIN); rc != 0) return rc;
+      int64_t n = HostRead(fd_.get(), dst, -1, /*single=*/true, RWF_NOWAIT);
+      if (n == -EOPNOTSUPP) {
+        n = HostRead(fd_.get(), dst, -1, /*single=*/true);
+      }
       if (n != -EAGAIN) return n;
-      PollReady(fd_.get(), POLLIN, -1);
     }
   }
 
@@ -96,15 +100,32 @@ class HostFile final : public vfs::FileDescription {
     while (done < total) {
       int64_t n = HostWrite(fd_.get(), src, -1, done);
       if (n == -EAGAIN) {
-        PollReady(fd_.get(), POLLOUT, -1);
+        if (int rc = WaitReady(POLLOUT); rc != 0) {
+          return done > 0 ? static_cast<int64_t>(done) : rc;
+        }
         continue;
       }
       if (n < 0) return done > 0 ? static_cast<int64_t>(done) : n;
       if (n == 0) break;
       done += n;
-      if (done < total) PollReady(fd_.get(), POLLOUT, -1);
+      if (done < total) {
+        if (int rc = WaitReady(POLLOUT); rc != 0) {
+          return static_cast<int64_t>(done);
+        }
+      }
     }
     return static_cast<int64_t>(done);
+  }
+
+  // Sleeps until the host fd is ready for `events`: 0, or -kERestartSys
+  // when the task is interrupted.
+  int WaitReady(short events) {
+    std::vector<pollfd> fds = {{fd_.get(), events, 0}};
+    for (;;) {
+      int n = vfs::HostPoll(fds, std::nullopt);
+      if (n == -EINTR) return -kERestartSys;
+      if (n != 0) return 0;  // ready, or an error the I/O call will report
+    }
   }
 
   int64_t PRead(vfs::IoSequence& dst, int64_t offset) override {

@@ -76,9 +76,10 @@ int64_t Pipe::Read(vfs::IoSequence& dst, bool nonblock) {
         registered = true;
       }
       lock.unlock();
-      w.Wait();
+      int rc = w.WaitInterruptible();
       lock.lock();
-      continue;
+      if (rc != -EINTR) continue;
+      result = -kERestartSys;
     }
     if (registered) waiters_.Remove(&w);
     if (result > 0) Changed();  // room for writers
@@ -97,7 +98,7 @@ int64_t Pipe::Write(vfs::IoSequence& src, bool nonblock) {
   std::unique_lock<std::mutex> lock(mu_);
   for (;;) {
     if (readers_ == 0) {
-      // TODO(signals): Linux also sends SIGPIPE to the writer here.
+      // The write syscall sends the writer SIGPIPE on EPIPE.
       result = written > 0 ? static_cast<int64_t>(written) : -EPIPE;
       break;
     }
@@ -133,8 +134,14 @@ int64_t Pipe::Write(vfs::IoSequence& src, bool nonblock) {
       registered = true;
     }
     lock.unlock();
-    w.Wait();
+    int rc = w.WaitInterruptible();
     lock.lock();
+    if (rc == -EINTR) {
+      // What was written stays written; with nothing written the write
+      // restarts or fails with EINTR.
+      result = written > 0 ? static_cast<int64_t>(written) : -kERestartSys;
+      break;
+    }
   }
   if (registered) waiters_.Remove(&w);
   return result;

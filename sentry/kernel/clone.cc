@@ -6,6 +6,7 @@
 
 #include "common/errno_status.h"
 #include "common/log.h"
+#include "sentry/kernel/credentials.h"
 #include "sentry/kernel/kernel.h"
 #include "sentry/mm/mm.h"
 #include "sentry/vfs/vfs.h"
@@ -54,20 +55,33 @@ int64_t Clone(Task& parent, const CloneArgs& args) {
   } else {
     tg = std::make_shared<ThreadGroup>(tid);
     ThreadGroup& ptg = parent.thread_group();
+    {
+      std::lock_guard<std::mutex> lock(kernel.signal_mu());
+      tg->actions = ptg.actions;
+    }
     std::lock_guard<std::mutex> lock(ptg.mu);
     tg->pgid = ptg.pgid;
     tg->sid = ptg.sid;
     tg->rlimits = ptg.rlimits;
-    tg->actions = ptg.actions;
     tg->ppid = (flags & CLONE_PARENT) ? ptg.ppid : ptg.tgid();
     tg->exit_signal = args.exit_signal;
+    tg->uid = parent.creds().ruid;
     kernel.AddThreadGroup(tg);
   }
 
   auto child = std::make_unique<Task>(kernel, tg, tid);
   child->creds() = parent.creds();
   child->comm = parent.comm;
+  InheritTaskCredsState(parent, *child, !(flags & CLONE_THREAD));
+  // The mask is inherited; pending signals are not.
   child->signal_mask = parent.signal_mask;
+  if (!(flags & CLONE_VM) || (flags & CLONE_VFORK)) {
+    // A new process keeps its parent's alternate stack (fork, vfork);
+    // a thread starts without one.
+    child->altstack_sp = parent.altstack_sp;
+    child->altstack_size = parent.altstack_size;
+    child->altstack_autodisarm = parent.altstack_autodisarm;
+  }
   child->set_fd_table((flags & CLONE_FILES) ? parent.shared_fd_table()
                                             : parent.fd_table().Fork());
   child->set_fs((flags & CLONE_FS) ? parent.shared_fs() : parent.fs().Fork());

@@ -7,7 +7,9 @@
 #include "absl/strings/str_split.h"
 #include "common/errno_status.h"
 #include "common/status_macros.h"
+#include "sentry/kernel/credentials.h"
 #include "sentry/kernel/kernel.h"
+#include "sentry/kernel/timers.h"
 #include "sentry/loader/loader.h"
 #include "sentry/mm/mm.h"
 #include "sentry/vfs/vfs.h"
@@ -152,15 +154,22 @@ absl::Status Exec(Task& task, const std::string& path,
   task.set_context(std::move(ctx));
   task.set_mm(std::move(mm));
   task.fd_table().CloseOnExec();
+  ExecCredentials(task);
   {
     // Caught signals revert to their default; ignored ones stay ignored.
-    ThreadGroup& tg = task.thread_group();
-    std::lock_guard<std::mutex> lock(tg.mu);
-    for (KernelSigaction& act : tg.actions) {
-      if (act.handler != reinterpret_cast<uint64_t>(SIG_IGN)) act = {};
+    // The mask and pending signals carry over.
+    std::lock_guard<std::mutex> lock(task.kernel().signal_mu());
+    for (KernelSigaction& act : task.thread_group().actions) {
+      if (act.handler != kSigIgn) act = {};
     }
   }
   task.altstack_sp = task.altstack_size = 0;
+  task.altstack_autodisarm = false;
+  // POSIX timers do not survive exec; interval timers do.
+  if (std::shared_ptr<TimerTable> timers =
+          TimerTable::Find(task.thread_group())) {
+    timers->DeletePosixTimers();
+  }
   task.clear_child_tid = 0;
   if (task.vfork_done) {
     task.vfork_done->Signal();

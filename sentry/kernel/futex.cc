@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <linux/futex.h>
 
+#include "sentry/kernel/signal.h"
 #include "sentry/kernel/task.h"
 
 namespace sentry {
@@ -12,23 +13,31 @@ int FutexTable::Wait(Task& task, FutexKey key, uint32_t val, uint32_t bitset,
   Waiter w;
   w.key = key;
   w.bitset = bitset;
-  std::unique_lock<std::mutex> lock(mu_);
-  uint32_t cur;
-  if (task.CopyInObj(key.addr, &cur) != 0) return -EFAULT;
-  if (cur != val) return -EAGAIN;
-  auto it = waiters_.emplace(key, &w);
-  bool timed_out = false;
-  while (!w.woken && !timed_out) {
-    if (!deadline) {
-      w.cv.wait(lock);
-    } else if (deadline->realtime) {
-      timed_out =
-          w.cv.wait_until(lock, deadline->system) == std::cv_status::timeout;
-    } else {
-      timed_out =
-          w.cv.wait_until(lock, deadline->steady) == std::cv_status::timeout;
-    }
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    uint32_t cur;
+    if (task.CopyInObj(key.addr, &cur) != 0) return -EFAULT;
+    if (cur != val) return -EAGAIN;
+    waiters_.emplace(key, &w);
   }
+  std::optional<vfs::Deadline> until;
+  if (deadline) {
+    until = deadline->realtime
+                ? vfs::Deadline{CLOCK_REALTIME,
+                                std::chrono::duration_cast<
+                                    std::chrono::nanoseconds>(
+                                    deadline->system.time_since_epoch())
+                                    .count()}
+                : vfs::Deadline{
+                      CLOCK_MONOTONIC,
+                      std::chrono::duration_cast<std::chrono::nanoseconds>(
+                          deadline->steady.time_since_epoch())
+                          .count()};
+  }
+  // Woken, timed out or interrupted: whichever it was, a wake that raced
+  // with the end of the sleep counts (it was taken off the queue).
+  int rc = w.sync.WaitInterruptible(until);
+  std::lock_guard<std::mutex> lock(mu_);
   if (w.woken) return 0;
   // Requeue may have moved us: find our entry wherever it is now.
   for (auto i = waiters_.begin(); i != waiters_.end(); ++i) {
@@ -37,7 +46,9 @@ int FutexTable::Wait(Task& task, FutexKey key, uint32_t val, uint32_t bitset,
       break;
     }
   }
-  (void)it;
+  // A signal ends the wait; it restarts unless a handler without
+  // SA_RESTART runs. (A restarted relative wait starts its timeout anew.)
+  if (rc == -EINTR) return -kERestartSys;
   return -ETIMEDOUT;
 }
 
@@ -50,7 +61,7 @@ int FutexTable::WakeLocked(FutexKey key, int n, uint32_t bitset) {
       continue;
     }
     i->second->woken = true;
-    i->second->cv.notify_one();
+    i->second->sync.Notify();
     i = waiters_.erase(i);
     woken++;
   }

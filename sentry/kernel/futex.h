@@ -12,6 +12,8 @@
 #include <mutex>
 #include <optional>
 
+#include "sentry/vfs/wait.h"
+
 namespace sentry {
 
 class Task;
@@ -32,7 +34,8 @@ struct FutexDeadline {
 class FutexTable final {
  public:
   // Blocks while the 32-bit word at `addr` equals `val` and no matching wake
-  // came. Returns 0 (woken), -EAGAIN (value differed), -ETIMEDOUT, -EFAULT.
+  // came. Returns 0 (woken), -EAGAIN (value differed), -ETIMEDOUT, -EFAULT,
+  // or -kERestartSys when the task is signalled.
   int Wait(Task& task, FutexKey key, uint32_t val, uint32_t bitset,
            const std::optional<FutexDeadline>& deadline);
   // Wakes up to `n` waiters on `key` whose bitset intersects `bitset`.
@@ -48,7 +51,7 @@ class FutexTable final {
 
  private:
   struct Waiter {
-    std::condition_variable cv;
+    vfs::SyncWaiter sync;
     FutexKey key;
     uint32_t bitset;
     bool woken = false;

@@ -93,11 +93,102 @@ void LogUnimplementedOnce(uint64_t nr) {
 
 }  // namespace
 
+namespace {
+
+// Whether the instruction at the start of `code` stores to memory, for the
+// page-fault error code's write bit: the host's ptrace interface reports a
+// fault's signal, si_code and address but not the error code, so the common
+// store forms (mov, stos, SSE stores, call and push) are recognised here.
+// Anything else is reported as a read.
+bool LooksLikeStore(const uint8_t* code, size_t n) {
+  size_t i = 0;
+  auto is_prefix = [](uint8_t b) {
+    return b == 0x66 || b == 0x67 || b == 0xf0 || b == 0xf2 || b == 0xf3 ||
+           b == 0x2e || b == 0x36 || b == 0x3e || b == 0x26 || b == 0x64 ||
+           b == 0x65;
+  };
+  while (i < n && is_prefix(code[i])) i++;
+  if (i < n && (code[i] & 0xf0) == 0x40) i++;  // REX
+  if (i >= n) return false;
+  const uint8_t op = code[i];
+  if (op == 0x88 || op == 0x89 || op == 0xc6 || op == 0xc7) return true;
+  if (op == 0xaa || op == 0xab || op == 0xe8) return true;  // stos, call
+  if (op >= 0x50 && op <= 0x57) return true;                // push reg
+  if (op == 0xff && i + 1 < n) {
+    int reg = (code[i + 1] >> 3) & 7;
+    return reg == 2 || reg == 6;  // call r/m, push r/m
+  }
+  if (op == 0x0f && i + 1 < n) {
+    switch (code[i + 1]) {
+      case 0x11:  // movups/movupd/movss/movsd store
+      case 0x29:  // movaps/movapd store
+      case 0x2b:  // movntps
+      case 0x7f:  // movdqa/movdqu store
+      case 0xc3:  // movnti
+      case 0xd6:  // movq store
+      case 0xe7:  // movntdq
+        return true;
+    }
+  }
+  return false;
+}
+
+}  // namespace
+
+// The x86 trap number and page-fault error code a fault most likely had,
+// for the signal frame (the host reports only the signal and si_code).
+void Task::FaultTrap(const platform::SwitchResult& r) {
+  constexpr uint64_t kPfProt = 1, kPfWrite = 2, kPfUser = 4, kPfInstr = 16;
+  uint64_t* trapno = &fault_trapno;
+  uint64_t* err = &fault_err;
+  *err = 0;
+  switch (r.signo) {
+    case SIGSEGV:
+      if (r.code == SEGV_MAPERR || r.code == SEGV_ACCERR) {
+        *trapno = 14;  // #PF
+        *err = kPfUser | (r.code == SEGV_ACCERR ? kPfProt : 0);
+        if (r.fault_addr == regs_.rip) {
+          *err |= kPfInstr;
+        } else {
+          uint8_t code[15];
+          ssize_t n =
+              mm_->address_space().ReadMemory(regs_.rip, code, sizeof code);
+          if (n > 0 && LooksLikeStore(code, n)) *err |= kPfWrite;
+        }
+      } else {
+        *trapno = 13;  // #GP
+      }
+      return;
+    case SIGBUS:
+      *trapno = r.code == BUS_ADRALN ? 17 : 14;
+      return;
+    case SIGFPE:
+      *trapno = r.code == FPE_INTDIV ? 0 : 19;  // #DE, or #XM for SSE
+      return;
+    case SIGILL:
+      *trapno = 6;  // #UD
+      return;
+    case SIGTRAP:
+      *trapno = r.code == SI_KERNEL ? 3 : 1;  // int3, else #DB
+      return;
+    default:
+      *trapno = 0;
+  }
+}
+
 void Task::Run() {
   const SyscallTable& table = SyscallTable::Get();
   const bool strace = kernel_.options().strace;
+  vfs::SetThreadInterruptor(this);
   while (!exiting) {
+    in_app_.store(true, std::memory_order_seq_cst);
+    if (interrupt_pending_.load(std::memory_order_seq_cst)) {
+      in_app_.store(false, std::memory_order_relaxed);
+      HandleSignals(0);
+      continue;
+    }
     platform::SwitchResult r = context_->Switch(regs_);
+    in_app_.store(false, std::memory_order_relaxed);
     switch (r.reason) {
       case platform::StopReason::kSyscall: {
         uint64_t nr = regs_.orig_rax;
@@ -114,19 +205,29 @@ void Task::Run() {
           ret = info->handler(*this, args);
         }
         if (strace) StraceExit(*this, nr, args, ret, entry);
-        regs_.rax = static_cast<uint64_t>(ret);
+        if (regs_replaced) {
+          regs_replaced = false;
+        } else {
+          regs_.rax = static_cast<uint64_t>(ret);
+          // A restart code always goes through delivery, which turns it
+          // into EINTR or a restart; it never reaches the application.
+          if (ret <= -kERestartSys && ret >= -kERestartBlock) {
+            HandleSignals(ret);
+          }
+        }
         break;
       }
-      case platform::StopReason::kFault:
-        // Signal delivery to handlers comes with the process model; until
-        // then a fault takes the default action: the process dies by it.
-        cv::LogInfo("task ", tid_, ": fatal signal ", strsignal(r.signo),
-                    " at rip 0x", absl::Hex(regs_.rip), " addr 0x",
-                    absl::Hex(r.fault_addr));
-        exit_status = SignaledStatus(r.signo);
-        kernel_.ExitGroup(*this, exit_status);
-        exiting = true;
+      case platform::StopReason::kFault: {
+        siginfo_t info = MakeSigInfo(r.signo, r.code, 0, 0);
+        info.si_pid = 0;
+        info.si_addr = reinterpret_cast<void*>(r.fault_addr);
+        FaultTrap(r);
+        cv::LogDebug("task ", tid_, ": ", strsignal(r.signo), " code ", r.code,
+                     " at rip 0x", absl::Hex(regs_.rip), " addr 0x",
+                     absl::Hex(r.fault_addr));
+        kernel_.ForceSignal(*this, info);
         break;
+      }
       case platform::StopReason::kSignal:
       case platform::StopReason::kInterrupted:
         break;
@@ -136,6 +237,7 @@ void Task::Run() {
         break;
     }
   }
+  vfs::SetThreadInterruptor(nullptr);
 }
 
 }  // namespace sentry

@@ -201,6 +201,17 @@ int ImportIovecs(Task& t, uint64_t addr, uint64_t count,
   return 0;
 }
 
+// A write that fails with EPIPE (no reader left) also sends the writer
+// SIGPIPE, as Linux does for pipes and sockets.
+int64_t Written(Task& t, int64_t n) {
+  if (n == -EPIPE) {
+    t.kernel().SignalThread(
+        t.tid(),
+        MakeSigInfo(SIGPIPE, SI_USER, t.thread_group().tgid(), t.creds().ruid));
+  }
+  return n;
+}
+
 int64_t Read(Task& t, const SyscallArgs& a) {
   vfs::FileRef f = GetFile(t, static_cast<int>(a[0]));
   if (f == nullptr || !f->readable()) return -EBADF;
@@ -218,7 +229,7 @@ int64_t Write(Task& t, const SyscallArgs& a) {
   size_t count = std::min<uint64_t>(a[2], vfs::kMaxRwCount);
   TaskMemory mem(t);
   vfs::IoSequence io = vfs::IoSequence::User(mem, a[1], count);
-  return f->Write(io);
+  return Written(t, f->Write(io));
 }
 
 // Positional I/O: EINVAL for a negative offset comes before EBADF, and
@@ -259,7 +270,7 @@ int64_t VectorIo(Task& t, const SyscallArgs& a, bool write) {
   if (total == 0) return 0;
   TaskMemory mem(t);
   vfs::IoSequence io = vfs::IoSequence::User(mem, std::move(ranges));
-  return write ? f->Write(io) : f->Read(io);
+  return write ? Written(t, f->Write(io)) : f->Read(io);
 }
 
 int64_t ReadV(Task& t, const SyscallArgs& a) {
@@ -295,7 +306,7 @@ int64_t DoPositionalV(Task& t, const SyscallArgs& a, bool write, bool v2) {
   }
   TaskMemory mem(t);
   vfs::IoSequence io = vfs::IoSequence::User(mem, std::move(ranges));
-  if (at_offset) return write ? f->Write(io) : f->Read(io);
+  if (at_offset) return write ? Written(t, f->Write(io)) : f->Read(io);
   if (static_cast<int64_t>(static_cast<uint64_t>(pos) + total) < 0) {
     return -EINVAL;
   }

@@ -27,46 +27,7 @@ using A = ArgKind;
 
 // poll(2) always reports these, whether asked for or not.
 constexpr short kAlwaysReported = POLLERR | POLLHUP | POLLNVAL;
-
-// A Waiter the host can poll: Notify makes its eventfd readable. Each
-// application thread runs on its own sentry thread, so one per thread,
-// reused by every poll that thread makes.
-// TODO(signals): signal delivery can Notify the thread's waiter to end a
-// poll early with EINTR.
-class EventWaiter final : public vfs::Waiter {
- public:
-  EventWaiter() : fd_(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) {}
-  ~EventWaiter() {
-    if (fd_ >= 0) close(fd_);
-  }
-  EventWaiter(const EventWaiter&) = delete;
-  EventWaiter& operator=(const EventWaiter&) = delete;
-
-  int fd() const { return fd_; }
-  void Notify() override {
-    uint64_t one = 1;
-    // Only fails if the counter would overflow: it is readable anyway.
-    (void)!write(fd_, &one, sizeof one);
-  }
-  void Drain() {
-    uint64_t v;
-    (void)!read(fd_, &v, sizeof v);
-  }
-
- private:
-  const int fd_;
-};
-
-EventWaiter& ThreadWaiter() {
-  thread_local EventWaiter waiter;
-  return waiter;
-}
-
-int64_t MonotonicNs() {
-  timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
+constexpr timespec kZero = {0, 0};
 
 // Polls `fds` (application pollfds, revents filled in) until one is ready or
 // `timeout_ns` passes (-1: forever). Returns the number of ready entries.
@@ -100,16 +61,15 @@ int64_t DoPoll(Task& t, std::vector<pollfd>& fds, int64_t timeout_ns) {
 
   // Register before the first readiness check, so a change between the
   // check and the sleep still wakes the sleep.
-  EventWaiter* waiter = nullptr;
+  vfs::EventWaiter* waiter = nullptr;
   if (timeout_ns != 0 && nval == 0 && !sentry_index.empty()) {
-    waiter = &ThreadWaiter();
+    waiter = &vfs::ThreadEventWaiter();
     if (waiter->fd() < 0) return -ENOMEM;
     waiter->Drain();
     for (size_t i : sentry_index) files[i]->AddWaiter(waiter);
-    host.push_back({waiter->fd(), POLLIN, 0});
   }
   struct Unregister {
-    EventWaiter* w;
+    vfs::EventWaiter* w;
     std::vector<vfs::FileRef>& files;
     std::vector<size_t>& index;
     ~Unregister() {
@@ -118,7 +78,9 @@ int64_t DoPoll(Task& t, std::vector<pollfd>& fds, int64_t timeout_ns) {
     }
   } unregister{waiter, files, sentry_index};
 
-  const int64_t deadline = timeout_ns > 0 ? MonotonicNs() + timeout_ns : 0;
+  std::optional<vfs::Deadline> deadline;
+  if (timeout_ns > 0) deadline = vfs::Deadline::After(timeout_ns);
+  bool first = true;
   for (;;) {
     int ready = nval;
     for (size_t i : sentry_index) {
@@ -126,37 +88,44 @@ int64_t DoPoll(Task& t, std::vector<pollfd>& fds, int64_t timeout_ns) {
       p.revents = files[i]->Readiness(p.events | kAlwaysReported);
       if (p.revents) ready++;
     }
-    timespec ts{0, 0};
-    timespec* tsp = &ts;
-    if (ready == 0 && timeout_ns < 0) {
-      tsp = nullptr;
-    } else if (ready == 0 && timeout_ns > 0) {
-      int64_t left = std::max<int64_t>(deadline - MonotonicNs(), 0);
-      ts = {left / 1000000000, left % 1000000000};
-    }
-    if (host.empty()) {
-      if (ready > 0 || timeout_ns == 0) return ready;
-      // Nothing can become ready: only the timeout (or, with the process
-      // model, a signal) ends the wait.
-      if (tsp == nullptr) {
-        for (;;) pause();
+    // A pass that finds nothing after the deadline is the last; the first
+    // pass always looks at the host fds too.
+    bool expired = timeout_ns == 0 || (deadline && deadline->Remaining() == 0);
+    if (ready > 0 || expired) {
+      if (nhost == 0 || (!first && ready > 0)) return ready;
+      // One non-blocking look at the host fds.
+      for (pollfd& h : host) h.revents = 0;
+      int n = ppoll(host.data(), host.size(), &kZero, nullptr);
+      if (n < 0) return -errno;
+      for (size_t j = 0; j < nhost; j++) {
+        pollfd& p = fds[host_index[j]];
+        p.revents = host[j].revents & (p.events | kAlwaysReported);
+        if (p.revents) ready++;
       }
-      while (clock_nanosleep(CLOCK_MONOTONIC, 0, &ts, &ts) == EINTR) {
-      }
-      return 0;
+      return ready;
     }
+    first = false;
+    // Sleep on the host fds, the waiter (sentry files) and the task's
+    // interruptions at once.
     for (pollfd& h : host) h.revents = 0;
-    int n = ppoll(host.data(), host.size(), tsp, nullptr);
-    if (n < 0 && errno == EINTR) continue;  // the sentry's own signals
-    if (n < 0) return -errno;
+    int n = vfs::HostPoll(host, deadline);
+    // poll and select never restart after a handler ran.
+    if (n == -EINTR) return -kERestartNoHand;
+    if (n < 0) return n;
     for (size_t j = 0; j < nhost; j++) {
       pollfd& p = fds[host_index[j]];
       p.revents = host[j].revents & (p.events | kAlwaysReported);
       if (p.revents) ready++;
     }
-    if (ready > 0 || n == 0 || waiter == nullptr) return ready;
-    // Only the waiter fired: some sentry file changed; look again.
-    waiter->Drain();
+    if (ready > 0) {
+      // Fill in the sentry files too before answering.
+      for (size_t i : sentry_index) {
+        pollfd& p = fds[i];
+        p.revents = files[i]->Readiness(p.events | kAlwaysReported);
+        if (p.revents) ready++;
+      }
+      return ready;
+    }
   }
 }
 
@@ -204,20 +173,49 @@ int ReadTimeout(Task& t, uint64_t addr, int64_t* ns) {
   return 0;
 }
 
-// ppoll and pselect6 take a mask for the duration of the call. Signals are
-// not delivered before the process model, so it is only validated here.
-int CheckSigmask(Task& t, uint64_t addr, uint64_t size) {
+// ppoll and pselect6 take a signal mask for the duration of the call: it is
+// installed now and restored by signal delivery (after the handler, if one
+// runs), as rt_sigsuspend's.
+int ReadSigmask(Task& t, uint64_t addr, uint64_t size,
+                std::optional<uint64_t>* mask) {
   if (addr == 0) return 0;
   if (size != sizeof(uint64_t)) return -EINVAL;
-  uint64_t mask;
-  return t.CopyInObj(addr, &mask);
+  uint64_t m;
+  if (int err = t.CopyInObj(addr, &m); err) return err;
+  *mask = m;
+  return 0;
+}
+
+void InstallSigmask(Task& t, const std::optional<uint64_t>& mask) {
+  if (!mask) return;
+  std::lock_guard<std::mutex> lock(t.kernel().signal_mu());
+  t.saved_mask = t.signal_mask;
+  t.signal_mask = *mask & ~kUnblockableSignals;
+  t.RecalcWakeLocked();
+}
+
+// After the call: if a signal interrupted it, delivery restores the old
+// mask (saving it in the handler's frame); otherwise it comes back now, and
+// signals only the temporary mask let through stay pending.
+int64_t EndSigmask(Task& t, const std::optional<uint64_t>& mask, int64_t rc) {
+  if (!mask || rc == -kERestartNoHand) return rc;
+  std::lock_guard<std::mutex> lock(t.kernel().signal_mu());
+  if (t.saved_mask) {
+    t.signal_mask = *t.saved_mask;
+    t.saved_mask.reset();
+    t.RecalcWakeLocked();
+  }
+  return rc;
 }
 
 int64_t Ppoll(Task& t, const SyscallArgs& a) {
   int64_t ns;
   if (int err = ReadTimeout(t, a[2], &ns); err) return err;
-  if (int err = CheckSigmask(t, a[3], a[4]); err) return err;
-  return PollCommon(t, a[0], static_cast<uint32_t>(a[1]), ns);
+  std::optional<uint64_t> mask;
+  if (int err = ReadSigmask(t, a[3], a[4], &mask); err) return err;
+  InstallSigmask(t, mask);
+  int64_t rc = PollCommon(t, a[0], static_cast<uint32_t>(a[1]), ns);
+  return EndSigmask(t, mask, rc);
 }
 
 int64_t SelectCommon(Task& t, int nfds, uint64_t rd, uint64_t wr, uint64_t ex,
@@ -289,13 +287,16 @@ int64_t Select(Task& t, const SyscallArgs& a) {
 int64_t Pselect6(Task& t, const SyscallArgs& a) {
   int64_t ns;
   if (int err = ReadTimeout(t, a[4], &ns); err) return err;
+  std::optional<uint64_t> mask;
   if (a[5] != 0) {
     // The sixth argument points at {const sigset_t* ss; size_t ss_len;}.
     uint64_t sig[2];
     if (int err = t.CopyIn(a[5], sig, sizeof sig); err) return err;
-    if (int err = CheckSigmask(t, sig[0], sig[1]); err) return err;
+    if (int err = ReadSigmask(t, sig[0], sig[1], &mask); err) return err;
   }
-  return SelectCommon(t, static_cast<int>(a[0]), a[1], a[2], a[3], ns);
+  InstallSigmask(t, mask);
+  int64_t rc = SelectCommon(t, static_cast<int>(a[0]), a[1], a[2], a[3], ns);
+  return EndSigmask(t, mask, rc);
 }
 
 }  // namespace

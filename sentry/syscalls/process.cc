@@ -106,22 +106,28 @@ int64_t Vfork(Task& t, const SyscallArgs&) {
 constexpr int kWaitOptions =
     WNOHANG | WUNTRACED | WCONTINUED | __WNOTHREAD | __WCLONE | __WALL;
 
+struct rusage RusageOf(const Kernel::WaitResult& r) {
+  struct rusage ru {};
+  ru.ru_utime = {r.utime_ns / 1000000000, (r.utime_ns % 1000000000) / 1000};
+  ru.ru_stime = {r.stime_ns / 1000000000, (r.stime_ns % 1000000000) / 1000};
+  return ru;
+}
+
 int64_t Wait4(Task& t, const SyscallArgs& a) {
   int pid = static_cast<int>(a[0]);
   int options = static_cast<int>(a[2]);
   if (options & ~kWaitOptions) return -EINVAL;
   if (pid == INT_MIN) return -ESRCH;
-  int status = 0;
-  int64_t r = t.kernel().WaitChild(t, pid, options, &status, true);
-  if (r <= 0) return r;
+  Kernel::WaitResult r;
+  int64_t rc = t.kernel().WaitChild(t, pid, options | WEXITED, &r);
+  if (rc <= 0) return rc;
   if (a[1] != 0) {
-    if (int err = t.CopyOutObj(a[1], status); err) return err;
+    if (int err = t.CopyOutObj(a[1], r.status); err) return err;
   }
   if (a[3] != 0) {
-    struct rusage ru {};
-    if (int err = t.CopyOutObj(a[3], ru); err) return err;
+    if (int err = t.CopyOutObj(a[3], RusageOf(r)); err) return err;
   }
-  return r;
+  return rc;
 }
 
 int64_t Waitid(Task& t, const SyscallArgs& a) {
@@ -146,41 +152,30 @@ int64_t Waitid(Task& t, const SyscallArgs& a) {
     default:
       return -EINVAL;
   }
-  // Only exits are reported until job-control stops exist.
-  int status = 0;
-  int64_t r =
-      (options & WEXITED)
-          ? t.kernel().WaitChild(t, pid, options, &status, !(options & WNOWAIT))
-          : -ECHILD;
-  if (r < 0) return r;
-  // The SIGCHLD siginfo: signo, errno, code, then pid, uid, status.
-  struct {
-    int32_t signo, err, code, pad;
-    int32_t pid;
-    uint32_t uid;
-    int32_t status;
-    int32_t pad2;
-    int64_t utime, stime;
-    char rest[128 - 48];
-  } info{};
-  if (r > 0) {
-    info.signo = SIGCHLD;
-    info.pid = static_cast<int32_t>(r);
-    info.uid = t.creds().ruid;
-    if (WIFEXITED(status)) {
-      info.code = CLD_EXITED;
-      info.status = WEXITSTATUS(status);
-    } else {
-      info.code = WCOREDUMP(status) ? CLD_DUMPED : CLD_KILLED;
-      info.status = WTERMSIG(status);
-    }
+  Kernel::WaitResult r;
+  int64_t rc = t.kernel().WaitChild(t, pid, options, &r);
+  if (rc < 0) return rc;
+  // The SIGCHLD siginfo: signo, errno, code, then pid, uid, status. With
+  // WNOHANG and nothing to report it is all zeroes.
+  siginfo_t info{};
+  if (rc > 0) {
+    info.si_signo = SIGCHLD;
+    info.si_code = r.code;
+    info.si_pid = r.pid;
+    info.si_uid = r.uid;
+    const int st = r.status;
+    info.si_status = r.code == CLD_EXITED      ? WEXITSTATUS(st)
+                     : r.code == CLD_STOPPED   ? WSTOPSIG(st)
+                     : r.code == CLD_CONTINUED ? SIGCONT
+                                               : WTERMSIG(st);
+    info.si_utime = r.utime_ns / 10000000;
+    info.si_stime = r.stime_ns / 10000000;
   }
   if (a[2] != 0) {
     if (int err = t.CopyOutObj(a[2], info); err) return err;
   }
   if (a[4] != 0) {
-    struct rusage ru {};
-    if (int err = t.CopyOutObj(a[4], ru); err) return err;
+    if (int err = t.CopyOutObj(a[4], RusageOf(r)); err) return err;
   }
   return 0;
 }
@@ -321,41 +316,6 @@ int64_t ArchPrctl(Task& t, const SyscallArgs& a) {
   }
 }
 
-int64_t GetUid(Task& t, const SyscallArgs&) { return t.creds().ruid; }
-int64_t GetEuid(Task& t, const SyscallArgs&) { return t.creds().euid; }
-int64_t GetGid(Task& t, const SyscallArgs&) { return t.creds().rgid; }
-int64_t GetEgid(Task& t, const SyscallArgs&) { return t.creds().egid; }
-
-int64_t GetResUid(Task& t, const SyscallArgs& a) {
-  const Credentials& c = t.creds();
-  for (auto [addr, v] :
-       {std::pair{a[0], c.ruid}, {a[1], c.euid}, {a[2], c.suid}}) {
-    if (int err = t.CopyOutObj(addr, v); err) return err;
-  }
-  return 0;
-}
-
-int64_t GetResGid(Task& t, const SyscallArgs& a) {
-  const Credentials& c = t.creds();
-  for (auto [addr, v] :
-       {std::pair{a[0], c.rgid}, {a[1], c.egid}, {a[2], c.sgid}}) {
-    if (int err = t.CopyOutObj(addr, v); err) return err;
-  }
-  return 0;
-}
-
-int64_t GetGroups(Task& t, const SyscallArgs& a) {
-  const std::vector<uint32_t>& groups = t.creds().groups;
-  int size = static_cast<int>(a[0]);
-  if (size < 0) return -EINVAL;
-  if (size == 0) return groups.size();
-  if (static_cast<size_t>(size) < groups.size()) return -EINVAL;
-  if (int err = t.CopyOut(a[1], groups.data(), groups.size() * 4); err) {
-    return err;
-  }
-  return groups.size();
-}
-
 int64_t DoPrlimit(Task& t, int pid, int resource, uint64_t new_addr,
                   uint64_t old_addr) {
   if (pid != 0 && pid != t.thread_group().tgid()) return -ESRCH;
@@ -395,31 +355,6 @@ int64_t SetRlimit(Task& t, const SyscallArgs& a) {
   return DoPrlimit(t, 0, static_cast<int>(a[0]), a[1], 0);
 }
 
-int64_t Prctl(Task& t, const SyscallArgs& a) {
-  switch (a[0]) {
-    case PR_SET_NAME: {
-      // The name is 16 bytes with its NUL; longer names are truncated.
-      char buf[16] = {};
-      std::string name;
-      int err = t.CopyInString(a[1], 15, &name);
-      if (err == -EFAULT) return err;
-      if (err == -ENAMETOOLONG) {
-        if (t.CopyIn(a[1], buf, 15) != 0) return -EFAULT;
-        name.assign(buf, 15);
-      }
-      t.comm = name;
-      return 0;
-    }
-    case PR_GET_NAME: {
-      char buf[16] = {};
-      memcpy(buf, t.comm.data(), std::min<size_t>(t.comm.size(), 15));
-      return t.CopyOut(a[1], buf, sizeof buf);
-    }
-    default:
-      return -EINVAL;
-  }
-}
-
 }  // namespace
 
 void RegisterProcessSyscalls(SyscallTable& table) {
@@ -446,17 +381,9 @@ void RegisterProcessSyscalls(SyscallTable& table) {
   table.Register(273, SetRobustList, {A::kHex, A::kInt});
   table.Register(274, GetRobustList, {A::kInt, A::kHex, A::kHex});
   table.Register(158, ArchPrctl, {A::kHex, A::kHex});
-  table.Register(102, GetUid, {});
-  table.Register(107, GetEuid, {});
-  table.Register(104, GetGid, {});
-  table.Register(108, GetEgid, {});
-  table.Register(118, GetResUid, {A::kHex, A::kHex, A::kHex});
-  table.Register(120, GetResGid, {A::kHex, A::kHex, A::kHex});
-  table.Register(115, GetGroups, {A::kInt, A::kHex});
   table.Register(302, Prlimit64, {A::kInt, A::kInt, A::kHex, A::kHex});
   table.Register(97, GetRlimit, {A::kInt, A::kHex});
   table.Register(160, SetRlimit, {A::kInt, A::kHex});
-  table.Register(157, Prctl, {A::kInt, A::kHex, A::kHex, A::kHex, A::kHex});
 }
 
 }  // namespace sentry

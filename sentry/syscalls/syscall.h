@@ -70,6 +70,8 @@ void RegisterInfoSyscalls(SyscallTable& table);
 void RegisterPollSyscalls(SyscallTable& table);
 void RegisterFutexSyscalls(SyscallTable& table);
 void RegisterPipeSyscalls(SyscallTable& table);
+void RegisterCredsSyscalls(SyscallTable& table);
+void RegisterTimerSyscalls(SyscallTable& table);
 
 }  // namespace sentry
 

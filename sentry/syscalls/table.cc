@@ -24,6 +24,8 @@ const SyscallTable& SyscallTable::Get() {
     RegisterPollSyscalls(*t);
     RegisterFutexSyscalls(*t);
     RegisterPipeSyscalls(*t);
+    RegisterCredsSyscalls(*t);
+    RegisterTimerSyscalls(*t);
     return t;
   }();
   return *table;

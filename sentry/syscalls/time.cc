@@ -1,26 +1,24 @@
 // Clocks and sleeps. The vDSO serves most clock reads without a trap; these
 // are the syscall paths (and the vDSO's fallbacks).
 #include <errno.h>
-#include <sys/syscall.h>
 #include <sys/time.h>
 #include <time.h>
 
+#include <algorithm>
+#include <functional>
+
+#include "sentry/kernel/cputime.h"
 #include "sentry/kernel/kernel.h"
 #include "sentry/kernel/task.h"
 #include "sentry/syscalls/syscall.h"
+#include "sentry/vfs/wait.h"
 
 namespace sentry {
 namespace {
 
 using A = ArgKind;
 
-// Linux's encoding of CPU-time clocks (include/linux/posix-timers.h).
-constexpr clockid_t kCpuClockPerThread = 4;
-
-// Maps a sandbox clock id onto the host clock that measures it: the wall and
-// monotonic clocks are the host's; CPU clocks become the calling stub
-// thread's own CLOCK_PROCESS_CPUTIME_ID or CLOCK_THREAD_CPUTIME_ID.
-bool HostClock(Task& t, clockid_t clk, clockid_t* host) {
+bool IsHostClock(clockid_t clk) {
   switch (clk) {
     case CLOCK_REALTIME:
     case CLOCK_MONOTONIC:
@@ -29,57 +27,44 @@ bool HostClock(Task& t, clockid_t clk, clockid_t* host) {
     case CLOCK_MONOTONIC_COARSE:
     case CLOCK_BOOTTIME:
     case CLOCK_TAI:
-      *host = clk;
-      return true;
-    case CLOCK_PROCESS_CPUTIME_ID:
-    case CLOCK_THREAD_CPUTIME_ID:
-      *host = clk;
       return true;
     default:
-      break;
+      return false;
   }
-  if (clk < 0) {
-    // A CPU clock named by pid: only this process or thread are visible.
-    pid_t id = ~(clk >> 3);
-    bool thread = clk & kCpuClockPerThread;
-    if ((clk & 3) > 2) return false;
-    if (thread && (id == 0 || id == t.tid())) {
-      *host = CLOCK_THREAD_CPUTIME_ID;
-      return true;
-    }
-    if (!thread && (id == 0 || id == t.thread_group().tgid())) {
-      *host = CLOCK_PROCESS_CPUTIME_ID;
-      return true;
-    }
-  }
-  return false;
-}
-
-bool IsCpuClock(clockid_t clk) {
-  return clk == CLOCK_PROCESS_CPUTIME_ID || clk == CLOCK_THREAD_CPUTIME_ID ||
-         clk < 0;
 }
 
 int64_t ClockGettime(Task& t, const SyscallArgs& a) {
   clockid_t clk = static_cast<clockid_t>(a[0]);
-  clockid_t host;
-  if (!HostClock(t, clk, &host)) return -EINVAL;
-  if (IsCpuClock(clk)) {
-    // The host lets only a thread's own process read its thread CPU clock,
-    // so ask the stub thread itself: the host writes the result straight
-    // into application memory (EFAULT included), exactly as Linux would.
-    return t.context().InjectSyscall(SYS_clock_gettime, host, a[1]);
-  }
   timespec ts;
-  if (clock_gettime(host, &ts) != 0) return -errno;
+  if (IsCpuClock(clk)) {
+    // CPU clocks count what getrusage and the CPU timers count: the stub
+    // thread's time plus the sentry's time serving it (kernel/cputime.h).
+    CpuClockId c;
+    int64_t ns;
+    if (DecodeCpuClock(t, clk, &c) != 0 || ReadCpuClock(t, c, &ns) != 0) {
+      return -EINVAL;
+    }
+    ts = {static_cast<time_t>(ns / 1000000000),
+          static_cast<long>(ns % 1000000000)};
+  } else {
+    if (!IsHostClock(clk)) return -EINVAL;
+    if (clock_gettime(clk, &ts) != 0) return -errno;
+  }
   return t.CopyOutObj(a[1], ts);
 }
 
 int64_t ClockGetres(Task& t, const SyscallArgs& a) {
-  clockid_t host;
-  if (!HostClock(t, static_cast<clockid_t>(a[0]), &host)) return -EINVAL;
+  clockid_t clk = static_cast<clockid_t>(a[0]);
   timespec ts;
-  if (clock_getres(host, &ts) != 0) return -errno;
+  if (IsCpuClock(clk)) {
+    CpuClockId c;
+    if (DecodeCpuClock(t, clk, &c) != 0) return -EINVAL;
+    // The run time comes from the host's nanosecond schedstat.
+    ts = {0, 1};
+  } else {
+    if (!IsHostClock(clk)) return -EINVAL;
+    if (clock_getres(clk, &ts) != 0) return -errno;
+  }
   if (a[1] == 0) return 0;
   return t.CopyOutObj(a[1], ts);
 }
@@ -109,21 +94,50 @@ bool ValidTimespec(const timespec& ts) {
   return ts.tv_sec >= 0 && ts.tv_nsec >= 0 && ts.tv_nsec < 1000000000L;
 }
 
-int64_t Sleep(clockid_t clk, int flags, const timespec& req) {
-  // Signals that interrupt a sleep arrive with the process model; until
-  // then the host sleep runs to completion.
-  int rc;
-  do {
-    rc = clock_nanosleep(clk, flags, &req, nullptr);
-  } while (rc == EINTR);
-  return -rc;
+// Deadlines this far out are "never": the host's timed waits must not
+// overflow adding them to their own clocks.
+constexpr int64_t kMaxDeadlineNs = INT64_MAX / 2;
+
+int64_t TimespecNs(const timespec& ts) {
+  if (ts.tv_sec >= kMaxDeadlineNs / 1000000000) return kMaxDeadlineNs;
+  return ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+// Sleeps until `deadline`. When a signal interrupts a relative sleep the
+// time left goes to `rem_addr` (if any) and the syscall returns
+// -kERestartBlock with a continuation that sleeps to the same deadline:
+// delivery turns that into EINTR if a handler runs, and otherwise into
+// restart_syscall, so the sleep silently goes on (Linux's
+// hrtimer_nanosleep_restart). An absolute sleep simply restarts with its
+// own arguments unless a handler ran (-kERestartNoHand).
+int64_t SleepUntil(Task& t, const vfs::Deadline& deadline, uint64_t rem_addr,
+                   bool absolute) {
+  vfs::SyncWaiter waiter;  // nobody notifies it: only time or a signal ends
+  if (waiter.WaitInterruptible(deadline) != -EINTR) return 0;
+  if (absolute) return -kERestartNoHand;
+  const int64_t left = deadline.Remaining();
+  if (left == 0) return 0;  // it ended anyway
+  if (rem_addr != 0) {
+    timespec rem = {static_cast<time_t>(left / 1000000000),
+                    static_cast<long>(left % 1000000000)};
+    if (t.CopyOutObj(rem_addr, rem) != 0) return -EFAULT;
+  }
+  t.restart_fn = [deadline, rem_addr](Task& task) {
+    return SleepUntil(task, deadline, rem_addr, false);
+  };
+  return -kERestartBlock;
+}
+
+vfs::Deadline RelativeDeadline(clockid_t clk, const timespec& req) {
+  const int64_t now = vfs::Deadline::Now(clk);
+  return {clk, std::min(now + TimespecNs(req), kMaxDeadlineNs)};
 }
 
 int64_t Nanosleep(Task& t, const SyscallArgs& a) {
   timespec req;
   if (int err = t.CopyInObj(a[0], &req); err) return err;
   if (!ValidTimespec(req)) return -EINVAL;
-  return Sleep(CLOCK_MONOTONIC, 0, req);
+  return SleepUntil(t, RelativeDeadline(CLOCK_MONOTONIC, req), a[1], false);
 }
 
 int64_t ClockNanosleep(Task& t, const SyscallArgs& a) {
@@ -149,7 +163,19 @@ int64_t ClockNanosleep(Task& t, const SyscallArgs& a) {
   timespec req;
   if (int err = t.CopyInObj(a[2], &req); err) return err;
   if (!ValidTimespec(req)) return -EINVAL;
-  return Sleep(clk, flags & TIMER_ABSTIME, req);
+  if (flags & TIMER_ABSTIME) {
+    return SleepUntil(t, vfs::Deadline{clk, TimespecNs(req)}, 0, true);
+  }
+  return SleepUntil(t, RelativeDeadline(clk, req), a[3], false);
+}
+
+// restart_syscall(2): continues the syscall a signal interrupted, as its
+// restart_fn says; with none (the application called it itself), EINTR.
+int64_t RestartSyscall(Task& t, const SyscallArgs&) {
+  std::function<int64_t(Task&)> fn = std::move(t.restart_fn);
+  t.restart_fn = nullptr;
+  if (!fn) return -EINTR;
+  return fn(t);
 }
 
 }  // namespace
@@ -161,6 +187,7 @@ void RegisterTimeSyscalls(SyscallTable& table) {
   table.Register(201, Time, {A::kHex});
   table.Register(35, Nanosleep, {A::kHex, A::kHex});
   table.Register(230, ClockNanosleep, {A::kInt, A::kHex, A::kHex, A::kHex});
+  table.Register(219, RestartSyscall, {});
 }
 
 }  // namespace sentry

@@ -83,6 +83,28 @@ int FdTable::SetCloseOnExec(int fd, bool cloexec) {
   return 0;
 }
 
+void FdTable::CloseRange(uint32_t first, uint32_t last) {
+  std::vector<FileRef> closed;  // released after the lock: closing may block
+  std::lock_guard<std::mutex> lock(mu_);
+  const size_t end = std::min<size_t>(entries_.size(), size_t{last} + 1);
+  for (size_t fd = first; fd < end; ++fd) {
+    Entry& e = entries_[fd];
+    if (e.file == nullptr) continue;
+    if (closed.empty()) lowest_free_ = std::min(lowest_free_, fd);
+    closed.push_back(std::move(e.file));
+    e.cloexec = false;
+    --count_;
+  }
+}
+
+void FdTable::SetCloseOnExecRange(uint32_t first, uint32_t last) {
+  std::lock_guard<std::mutex> lock(mu_);
+  const size_t end = std::min<size_t>(entries_.size(), size_t{last} + 1);
+  for (size_t fd = first; fd < end; ++fd) {
+    if (entries_[fd].file != nullptr) entries_[fd].cloexec = true;
+  }
+}
+
 std::shared_ptr<FdTable> FdTable::Fork() const {
   auto copy = std::make_shared<FdTable>();
   std::lock_guard<std::mutex> lock(mu_);

@@ -40,6 +40,11 @@ class FdTable final {
   // 0, or -EBADF if fd is not open.
   int SetCloseOnExec(int fd, bool cloexec);
 
+  // close_range(2): closes every open fd in [first, last] (`last` may be
+  // far beyond the table), or with `cloexec` only marks them close-on-exec.
+  void CloseRange(uint32_t first, uint32_t last);
+  void SetCloseOnExecRange(uint32_t first, uint32_t last);
+
   // A copy for fork() without CLONE_FILES: same descriptions, same flags.
   std::shared_ptr<FdTable> Fork() const;
   // execve: closes every close-on-exec fd.

@@ -146,5 +146,37 @@ TEST_F(FdTableTest, ForkSharesDescriptionsNotSlots) {
   EXPECT_EQ(t_.count(), 3u);
 }
 
+TEST_F(FdTableTest, CloseRange) {
+  for (int i = 0; i < 6; i++) ASSERT_EQ(t_.Install(New(), false, kLimit), i);
+  ASSERT_EQ(t_.InstallAt(100, New(), false, kLimit), 100);
+  t_.CloseRange(2, 3);
+  EXPECT_EQ(t_.Fds(), (std::vector<int>{0, 1, 4, 5, 100}));
+  EXPECT_EQ(live_, 5);
+  // The lowest free fd is reused first.
+  EXPECT_EQ(t_.Install(New(), false, kLimit), 2);
+  // `last` beyond the table, and the largest possible.
+  t_.CloseRange(5, ~0u);
+  EXPECT_EQ(t_.Fds(), (std::vector<int>{0, 1, 2, 4}));
+  t_.CloseRange(1000, ~0u);  // nothing there
+  EXPECT_EQ(t_.count(), 4u);
+  EXPECT_EQ(live_, 4);
+}
+
+TEST_F(FdTableTest, SetCloseOnExecRange) {
+  for (int i = 0; i < 4; i++) ASSERT_EQ(t_.Install(New(), false, kLimit), i);
+  t_.SetCloseOnExecRange(1, ~0u);
+  bool cloexec = true;
+  ASSERT_NE(t_.Get(0, &cloexec), nullptr);
+  EXPECT_FALSE(cloexec);
+  for (int fd = 1; fd < 4; fd++) {
+    cloexec = false;
+    ASSERT_NE(t_.Get(fd, &cloexec), nullptr);
+    EXPECT_TRUE(cloexec) << fd;
+  }
+  EXPECT_EQ(t_.count(), 4u);
+  t_.CloseOnExec();
+  EXPECT_EQ(t_.Fds(), (std::vector<int>{0}));
+}
+
 }  // namespace
 }  // namespace sentry::vfs

@@ -94,29 +94,6 @@ int IoSequence::CopyIn(size_t at, void* dst, size_t len) {
   return 0;
 }
 
-// ---- waiters ----
-
-void SyncWaiter::Notify() {
-  std::lock_guard<std::mutex> lock(mu_);
-  notified_ = true;
-  cv_.notify_one();
-}
-
-void SyncWaiter::Wait() {
-  std::unique_lock<std::mutex> lock(mu_);
-  cv_.wait(lock, [this] { return notified_; });
-  notified_ = false;
-}
-
-void WaiterList::Remove(Waiter* w) {
-  auto it = std::find(waiters_.begin(), waiters_.end(), w);
-  if (it != waiters_.end()) waiters_.erase(it);
-}
-
-void WaiterList::NotifyAll() {
-  for (Waiter* w : waiters_) w->Notify();
-}
-
 // ---- FileDescription ----
 
 FileDescription::FileDescription(Path path, int flags)

@@ -23,6 +23,7 @@
 #include "absl/status/statusor.h"
 #include "sentry/vfs/inode.h"
 #include "sentry/vfs/mount.h"
+#include "sentry/vfs/wait.h"
 
 namespace sentry::vfs {
 
@@ -82,50 +83,6 @@ class IoSequence final {
 // The records getdents64 (linux_dirent64) and the older getdents
 // (linux_dirent, with the type in the record's last byte) return.
 enum class DirentFormat { kDirent64, kDirent };
-
-// Someone to tell when a file's readiness may have changed: poll's
-// eventfd-backed waiter, or a thread blocked in a read or write. Notify may
-// be called from any thread, with the file's own locks held, so it must not
-// call back into the file.
-class Waiter {
- public:
-  virtual void Notify() = 0;
-
- protected:
-  ~Waiter() = default;
-};
-
-// A Waiter a sentry thread blocks on. A Notify before Wait is remembered, so
-// a waiter registered under a file's lock and waited on after the lock is
-// dropped never misses a wakeup. The kernel can later interrupt a blocked
-// thread (signals) by calling Notify and having the waiting code check for
-// a pending signal when it wakes.
-class SyncWaiter final : public Waiter {
- public:
-  void Notify() override;
-  // Blocks until notified, then clears the notification.
-  void Wait();
-
- private:
-  std::mutex mu_;
-  std::condition_variable cv_;
-  bool notified_ = false;  // guarded by mu_
-};
-
-// The waiters registered on one file. Not locked: the owner guards it with
-// the lock that also guards the state the waiters care about, so that a
-// state change and its notification are atomic with respect to a check.
-class WaiterList {
- public:
-  void Add(Waiter* w) { waiters_.push_back(w); }
-  // Removes one registration of `w` (a waiter may be added more than once,
-  // e.g. select naming the same fd in two sets).
-  void Remove(Waiter* w);
-  void NotifyAll();
-
- private:
-  std::vector<Waiter*> waiters_;
-};
 
 // What a file reports to poll(2) when it does not implement readiness
 // (Linux's DEFAULT_POLLMASK).

@@ -4,6 +4,7 @@
 set -uo pipefail
 runsc=$1
 case_name=$2
+crash=${E2E_CRASH:-}  # a static program that dies of SIGSEGV
 busybox=/bin/busybox
 work=$(mktemp -d)
 state=$work/state
@@ -155,10 +156,61 @@ case_pipelines() {
 case_subshells_and_jobs() {
   out=$(rsc do $busybox sh -c 'echo $(echo inner) $( (exit 3); echo $?)') || fail "exit status $?"
   expect_eq "subshells" "$out" "inner 3"
-  # Background jobs and `wait` need SIGCHLD delivery (ash sleeps in
-  # sigsuspend until its handler runs): they come with signal delivery.
   out=$(rsc do $busybox sh -c 'for i in $(seq 100); do /bin/busybox true; done; echo ok') || fail "exit status $?"
   expect_eq "100 fork+exec" "$out" "ok"
+  out=$(rsc do $busybox sh -c 'sleep 0.3 & sleep 0.1 & wait; echo done') || fail "exit status $?"
+  expect_eq "background jobs and wait" "$out" "done"
+  # Killed by SIGTERM: 128+15 (sh also says "Terminated" on stderr).
+  out=$(rsc do $busybox sh -c 'sleep 5 & kill $!; wait $!; echo $?' 2>/dev/null) || fail "exit status $?"
+  expect_eq "sleep & kill; wait" "$out" "143"
+  out=$(rsc do $busybox sh -c 'echo x > /dev/null && head -c 4 /dev/zero | wc -c') || fail "exit status $?"
+  expect_eq "/dev/null and /dev/zero" "$out" "4"
+}
+
+
+case_signals_in_shell() {
+  out=$(rsc do $busybox sh -c 'trap "echo caught" TERM; kill -TERM $$; echo after') || fail "exit status $?"
+  expect_eq "trap TERM" "$out" $'caught\nafter'
+  # A child killed by a signal: 128+N as the shell reports it.
+  out=$(rsc do $busybox sh -c '/bin/busybox sh -c "kill -9 \$\$"; echo $?' 2>/dev/null) || fail "exit status $?"
+  expect_eq "kill -9 child" "$out" "137"
+  # The init ignores signals it has no handler for when they come from
+  # inside the container, SIGKILL included (as a PID namespace's init).
+  out=$(rsc do $busybox sh -c 'kill -9 $$; kill -TERM $$; echo survived') || fail "exit status $?"
+  expect_eq "init survives" "$out" "survived"
+}
+
+case_crash_exit_status() {
+  # An init that dies of a fault: the status is 128+SIGSEGV, as runc's.
+  rsc do "$crash" 2>/dev/null
+  expect_eq "runsc do status" "$?" "139"
+  b=$(make_bundle '["/crash"]')
+  cp "$crash" "$b/rootfs/crash"
+  (cd "$b" && rsc run e2e-crash 2>/dev/null)
+  expect_eq "runsc run status" "$?" "139"
+}
+
+case_sigterm_to_runsc() {
+  # runsc forwards SIGTERM to the container's init; a trap there runs.
+  b=$(make_bundle '["/bin/sh", "-c", "trap \"echo got TERM; exit 7\" TERM; echo ready; while :; do /bin/busybox sleep 0.05; done"]')
+  "$runsc" --root "$state" run --bundle "$b" e2e-term >"$work/out" 2>&1 &
+  pid=$!
+  for _ in $(seq 200); do grep -q ready "$work/out" 2>/dev/null && break; sleep 0.05; done
+  kill -TERM $pid
+  wait $pid
+  st=$?
+  expect_eq "status after SIGTERM" "$st" "7"
+  expect_eq "trap output" "$(cat "$work/out")" $'ready\ngot TERM'
+  # Without a handler the init ignores it, as under runc, and finishes.
+  b=$(make_bundle '["/bin/sh", "-c", "echo ready; /bin/busybox sleep 0.5; echo finished"]')
+  "$runsc" --root "$state" run --bundle "$b" e2e-term >"$work/out" 2>&1 &
+  pid=$!
+  for _ in $(seq 200); do grep -q ready "$work/out" 2>/dev/null && break; sleep 0.05; done
+  kill -TERM $pid
+  wait $pid
+  st=$?
+  expect_eq "status, init without handler" "$st" "0"
+  expect_eq "output, init without handler" "$(cat "$work/out")" $'ready\nfinished'
 }
 
 "case_$case_name"
