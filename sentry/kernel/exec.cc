@@ -88,12 +88,14 @@ absl::Status Exec(Task& task, const std::string& path,
   std::vector<std::string> argv = argv_in;
   loader::ExecFile file;
   // Linux follows at most 4 levels of interpreters (BINPRM_MAX_RECURSION).
+  std::string exe;  // /proc/[pid]/exe: the file finally loaded
   for (int depth = 0;; depth++) {
     auto opened = vfs::OpenExecutable(task.fs(), task.creds(), file_path);
     if (!opened.ok()) {
       return cv::ErrnoStatus(cv::StatusToErrno(opened.status()),
                              absl::StrCat("exec \"", file_path, "\""));
     }
+    exe = task.fs().PathName((*opened)->path());
     ASSIGN_OR_RETURN(file, ExecFileFor(*opened, file_path));
     char head[256];
     ssize_t n = file.pread(head, sizeof head, 0);
@@ -147,12 +149,23 @@ absl::Status Exec(Task& task, const std::string& path,
   spec.gid = creds.rgid;
   spec.egid = creds.egid;
   ASSIGN_OR_RETURN(uint64_t sp, loader::SetUpStack(*mm, *ctx, load, spec));
+  {
+    mm::MemoryManager::ExecInfo exec_info = mm->exec_info();
+    exec_info.exe = exe;
+    mm->set_exec_info(std::move(exec_info));
+  }
 
   // The point of no return: the old image (if any) goes away now, with the
   // other threads of the process.
   task.kernel().KillOtherThreads(task);
   task.set_context(std::move(ctx));
-  task.set_mm(std::move(mm));
+  std::shared_ptr<mm::MemoryManager> old_mm = task.shared_mm();
+  {
+    // /proc reads other tasks' mm and comm under the tree lock.
+    std::lock_guard<std::mutex> lock(task.kernel().signal_mu());
+    task.set_mm(std::move(mm));
+  }
+  old_mm.reset();  // outside the lock: it may unmap the old address space
   task.fd_table().CloseOnExec();
   ExecCredentials(task);
   {
@@ -183,6 +196,7 @@ absl::Status Exec(Task& task, const std::string& path,
   regs.ss = 0x2b;  // __USER_DS
   regs.eflags = 0x202;
   size_t slash = path.rfind('/');
+  std::lock_guard<std::mutex> lock(task.kernel().signal_mu());
   task.comm = path.substr(slash == std::string::npos ? 0 : slash + 1, 15);
   return absl::OkStatus();
 }

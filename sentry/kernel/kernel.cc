@@ -380,6 +380,14 @@ std::shared_ptr<ThreadGroup> Kernel::FindThreadGroup(int tgid) {
   return it == groups_.end() ? nullptr : it->second;
 }
 
+std::vector<std::shared_ptr<ThreadGroup>> Kernel::ThreadGroups() {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::vector<std::shared_ptr<ThreadGroup>> out;
+  out.reserve(groups_.size());
+  for (const auto& [tgid, tg] : groups_) out.push_back(tg);
+  return out;
+}
+
 bool Kernel::AllTasksGone() {
   std::lock_guard<std::mutex> lock(mu_);
   return live_tasks_ == 0;

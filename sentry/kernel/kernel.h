@@ -115,6 +115,10 @@ class Kernel final {
   // The live or zombie process with this pid, or null.
   std::shared_ptr<ThreadGroup> FindThreadGroup(int tgid);
 
+  // Every process, live or zombie, in pid order (for /proc). Takes the
+  // tree lock.
+  std::vector<std::shared_ptr<ThreadGroup>> ThreadGroups();
+
   // True once every task thread has left.
   bool AllTasksGone();
 

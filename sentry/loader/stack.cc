@@ -244,6 +244,17 @@ absl::StatusOr<uint64_t> SetUpStack(mm::MemoryManager& mm,
   if (mm.CopyOut(img.sp, img.data.data(), img.data.size()) != 0) {
     return cv::ErrnoStatus(EFAULT, "writing the initial stack");
   }
+  mm::MemoryManager::ExecInfo info = mm.exec_info();
+  info.arg_start = img.arg_start;
+  info.arg_end = img.arg_end;
+  info.env_start = img.env_start;
+  info.env_end = img.env_end;
+  info.start_stack = img.sp;
+  info.start_code = load.start_code;
+  info.end_code = load.end_code;
+  info.start_data = load.start_data;
+  info.end_data = load.end_data;
+  mm.set_exec_info(std::move(info));
   return img.sp;
 }
 

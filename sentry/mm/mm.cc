@@ -886,7 +886,18 @@ std::shared_ptr<MemoryManager> MemoryManager::Fork(
   child->stack_top_ = stack_top_;
   child->mmap_base_ = mmap_base_;
   child->max_map_count_ = max_map_count_;
+  child->exec_info_ = exec_info_;
   return child;
+}
+
+MemoryManager::ExecInfo MemoryManager::exec_info() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return exec_info_;
+}
+
+void MemoryManager::set_exec_info(ExecInfo info) {
+  std::lock_guard<std::mutex> lock(mu_);
+  exec_info_ = std::move(info);
 }
 
 VmaMap MemoryManager::vmas() const {

@@ -111,6 +111,20 @@ class MemoryManager final {
   uint64_t stack_top() const;
   void set_max_map_count(size_t n);
 
+  // Where exec placed the program's pieces (Linux's mm->arg_start and
+  // friends, mm->exe_file), for /proc/[pid]/{cmdline,environ,stat,exe}.
+  // Set by the loader and exec; copied by Fork.
+  struct ExecInfo {
+    uint64_t arg_start = 0, arg_end = 0;  // the argv strings
+    uint64_t env_start = 0, env_end = 0;  // the envp strings
+    uint64_t start_stack = 0;             // the initial rsp
+    uint64_t start_code = 0, end_code = 0;
+    uint64_t start_data = 0, end_data = 0;
+    std::string exe;  // the program's absolute path
+  };
+  ExecInfo exec_info() const;
+  void set_exec_info(ExecInfo info);
+
  private:
   int64_t MunmapLocked(platform::Context& ctx, uint64_t start, uint64_t end);
   // Where a non-fixed mapping of `len` bytes goes (hint honoured if free).
@@ -137,6 +151,7 @@ class MemoryManager final {
   uint64_t stack_top_ = 0;
   uint64_t mmap_base_ = 0;
   size_t max_map_count_ = kDefaultMaxMapCount;
+  ExecInfo exec_info_;  // guarded by mu_
 };
 
 }  // namespace sentry::mm

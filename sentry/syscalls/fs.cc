@@ -1,6 +1,8 @@
 // File syscalls: open/close, read/write and their vectored and positional
 // forms, lseek, the stat family, getdents, readlink, access, extended
-// attributes (none), dup, fcntl, the working directory and ioctl. Argument
+// attributes (none), dup, fcntl, the working directory, ioctl, and the
+// calls that change the tree (mkdir, mknod, link, symlink, unlink, rename)
+// or a file's attributes (chmod, chown, truncate, utimes, umask). Argument
 // checks follow Linux's order, so that a call with several things wrong
 // fails with the errno Linux gives.
 #include <errno.h>
@@ -11,6 +13,7 @@
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <sys/uio.h>
+#include <linux/capability.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -50,6 +53,8 @@ static_assert(sizeof(struct statx) == 256, "struct statx");
 constexpr uint64_t kUserAddressLimit = 1ULL << 47;
 // UIO_MAXIOV.
 constexpr uint64_t kMaxIovecs = 1024;
+// fchmodat2(2), Linux 6.6; older headers lack the number.
+constexpr int kSysFchmodat2 = 452;
 
 bool AccessOk(uint64_t addr, uint64_t len) {
   return addr <= kUserAddressLimit && len <= kUserAddressLimit - addr;
@@ -711,6 +716,356 @@ int64_t Fchdir(Task& t, const SyscallArgs& a) {
   return 0;
 }
 
+// ---- changing the tree: mkdir, mknod, link, symlink, unlink, rename ----
+
+// The start of a relative path for a call that changes the tree.
+int64_t Start(Task& t, int dirfd, const std::string& path, vfs::Path* out) {
+  absl::StatusOr<vfs::Path> start = DirStart(t, dirfd, path);
+  if (!start.ok()) return Err(start.status());
+  *out = *std::move(start);
+  return 0;
+}
+
+int64_t DoMkdirat(Task& t, int dirfd, uint64_t path_addr, mode_t mode) {
+  std::string path;
+  if (int err = CopyInPath(t, path_addr, &path); err != 0) return err;
+  vfs::Path start;
+  if (int64_t err = Start(t, dirfd, path, &start); err != 0) return err;
+  return Err(vfs::MkdirAt(t.fs(), t.creds(), start, path, mode));
+}
+
+int64_t Mkdir(Task& t, const SyscallArgs& a) {
+  return DoMkdirat(t, AT_FDCWD, a[0], static_cast<mode_t>(a[1]));
+}
+
+int64_t MkdirAt(Task& t, const SyscallArgs& a) {
+  return DoMkdirat(t, static_cast<int>(a[0]), a[1], static_cast<mode_t>(a[2]));
+}
+
+int64_t DoMknodat(Task& t, int dirfd, uint64_t path_addr, mode_t mode,
+                  uint64_t dev) {
+  std::string path;
+  if (int err = CopyInPath(t, path_addr, &path); err != 0) return err;
+  vfs::Path start;
+  if (int64_t err = Start(t, dirfd, path, &start); err != 0) return err;
+  // The kernel takes the old 32-bit encoding of the device number.
+  dev_t d = makedev((dev >> 8) & 0xfff, (dev & 0xff) | ((dev >> 12) & 0xfff00));
+  return Err(vfs::MknodAt(t.fs(), t.creds(), start, path, mode, d));
+}
+
+int64_t Mknod(Task& t, const SyscallArgs& a) {
+  return DoMknodat(t, AT_FDCWD, a[0], static_cast<mode_t>(a[1]),
+                   static_cast<uint32_t>(a[2]));
+}
+
+int64_t MknodAt(Task& t, const SyscallArgs& a) {
+  return DoMknodat(t, static_cast<int>(a[0]), a[1], static_cast<mode_t>(a[2]),
+                   static_cast<uint32_t>(a[3]));
+}
+
+int64_t DoUnlinkat(Task& t, int dirfd, uint64_t path_addr, int flags) {
+  if (flags & ~AT_REMOVEDIR) return -EINVAL;
+  std::string path;
+  if (int err = CopyInPath(t, path_addr, &path); err != 0) return err;
+  vfs::Path start;
+  if (int64_t err = Start(t, dirfd, path, &start); err != 0) return err;
+  return Err(vfs::UnlinkAt(t.fs(), t.creds(), start, path, flags));
+}
+
+int64_t Rmdir(Task& t, const SyscallArgs& a) {
+  return DoUnlinkat(t, AT_FDCWD, a[0], AT_REMOVEDIR);
+}
+
+int64_t Unlink(Task& t, const SyscallArgs& a) {
+  return DoUnlinkat(t, AT_FDCWD, a[0], 0);
+}
+
+int64_t UnlinkAt(Task& t, const SyscallArgs& a) {
+  return DoUnlinkat(t, static_cast<int>(a[0]), a[1], static_cast<int>(a[2]));
+}
+
+int64_t DoSymlinkat(Task& t, uint64_t target_addr, int dirfd,
+                    uint64_t path_addr) {
+  std::string target;
+  if (int err = CopyInPath(t, target_addr, &target); err != 0) return err;
+  std::string path;
+  if (int err = CopyInPath(t, path_addr, &path); err != 0) return err;
+  vfs::Path start;
+  if (int64_t err = Start(t, dirfd, path, &start); err != 0) return err;
+  return Err(vfs::SymlinkAt(t.fs(), t.creds(), target, start, path));
+}
+
+int64_t Symlink(Task& t, const SyscallArgs& a) {
+  return DoSymlinkat(t, a[0], AT_FDCWD, a[1]);
+}
+
+int64_t SymlinkAt(Task& t, const SyscallArgs& a) {
+  return DoSymlinkat(t, a[0], static_cast<int>(a[1]), a[2]);
+}
+
+int64_t DoLinkat(Task& t, int olddirfd, uint64_t old_addr, int newdirfd,
+                 uint64_t new_addr, int flags) {
+  if (flags & ~(AT_SYMLINK_FOLLOW | AT_EMPTY_PATH)) return -EINVAL;
+  std::string old_path;
+  if (int err = CopyInPath(t, old_addr, &old_path); err != 0) return err;
+  std::string new_path;
+  if (int err = CopyInPath(t, new_addr, &new_path); err != 0) return err;
+  // Linking an fd's file by AT_EMPTY_PATH is for CAP_DAC_READ_SEARCH only.
+  if ((flags & AT_EMPTY_PATH) && old_path.empty() &&
+      !t.creds().HasCap(CAP_DAC_READ_SEARCH)) {
+    return -ENOENT;
+  }
+  vfs::AccessIdentity who = vfs::FsIdentity(t.creds());
+  absl::StatusOr<Target> old =
+      ResolveAt(t, olddirfd, old_path, flags & AT_SYMLINK_FOLLOW,
+                flags & AT_EMPTY_PATH, who);
+  if (!old.ok()) return Err(old.status());
+  if (!old->path.valid()) return -ENOENT;  // an anonymous file
+  vfs::Path start;
+  if (int64_t err = Start(t, newdirfd, new_path, &start); err != 0) return err;
+  return Err(vfs::LinkAt(t.fs(), t.creds(), old->path, start, new_path));
+}
+
+int64_t Link(Task& t, const SyscallArgs& a) {
+  return DoLinkat(t, AT_FDCWD, a[0], AT_FDCWD, a[1], 0);
+}
+
+int64_t LinkAt(Task& t, const SyscallArgs& a) {
+  return DoLinkat(t, static_cast<int>(a[0]), a[1], static_cast<int>(a[2]),
+                  a[3], static_cast<int>(a[4]));
+}
+
+int64_t DoRenameat2(Task& t, int olddirfd, uint64_t old_addr, int newdirfd,
+                    uint64_t new_addr, unsigned flags) {
+  std::string old_path;
+  if (int err = CopyInPath(t, old_addr, &old_path); err != 0) return err;
+  std::string new_path;
+  if (int err = CopyInPath(t, new_addr, &new_path); err != 0) return err;
+  vfs::Path old_start;
+  if (int64_t err = Start(t, olddirfd, old_path, &old_start); err != 0) {
+    return err;
+  }
+  vfs::Path new_start;
+  if (int64_t err = Start(t, newdirfd, new_path, &new_start); err != 0) {
+    return err;
+  }
+  return Err(vfs::RenameAt2(t.fs(), t.creds(), old_start, old_path, new_start,
+                            new_path, flags));
+}
+
+int64_t Rename(Task& t, const SyscallArgs& a) {
+  return DoRenameat2(t, AT_FDCWD, a[0], AT_FDCWD, a[1], 0);
+}
+
+int64_t RenameAt(Task& t, const SyscallArgs& a) {
+  return DoRenameat2(t, static_cast<int>(a[0]), a[1], static_cast<int>(a[2]),
+                     a[3], 0);
+}
+
+int64_t RenameAt2(Task& t, const SyscallArgs& a) {
+  return DoRenameat2(t, static_cast<int>(a[0]), a[1], static_cast<int>(a[2]),
+                     a[3], static_cast<unsigned>(a[4]));
+}
+
+// ---- attributes: chmod, chown, truncate, utimes, umask ----
+
+// The file a *at() attribute call names; `flags` may hold
+// AT_SYMLINK_NOFOLLOW and AT_EMPTY_PATH (the caller checked the rest).
+int64_t AttrTarget(Task& t, int dirfd, uint64_t path_addr, int flags,
+                   vfs::Path* out) {
+  std::string path;
+  if (int err = CopyInPath(t, path_addr, &path); err != 0) return err;
+  vfs::AccessIdentity who = vfs::FsIdentity(t.creds());
+  absl::StatusOr<Target> target =
+      ResolveAt(t, dirfd, path, !(flags & AT_SYMLINK_NOFOLLOW),
+                flags & AT_EMPTY_PATH, who);
+  if (!target.ok()) return Err(target.status());
+  // Anonymous files (pipes, sockets) have no attributes the sandbox keeps.
+  if (!target->path.valid()) return -EPERM;
+  *out = std::move(target->path);
+  return 0;
+}
+
+// The file an f*() attribute call names: O_PATH descriptions are EBADF.
+int64_t FdTarget(Task& t, int fd, vfs::Path* out) {
+  vfs::FileRef f = GetFile(t, fd);
+  if (f == nullptr) return -EBADF;
+  if (!f->path().valid()) return -EPERM;
+  *out = f->path();
+  return 0;
+}
+
+int64_t DoFchmodat(Task& t, int dirfd, uint64_t path_addr, mode_t mode,
+                   int flags) {
+  if (flags & ~(AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH)) return -EINVAL;
+  vfs::Path p;
+  if (int64_t err = AttrTarget(t, dirfd, path_addr, flags, &p); err != 0) {
+    return err;
+  }
+  // Symlinks have no mode of their own to change (fchmodat2).
+  if (p.dentry->IsSymlink()) return -EOPNOTSUPP;
+  return Err(vfs::Chmod(t.creds(), p, mode));
+}
+
+int64_t Chmod(Task& t, const SyscallArgs& a) {
+  return DoFchmodat(t, AT_FDCWD, a[0], static_cast<mode_t>(a[1]), 0);
+}
+
+int64_t FchmodAt(Task& t, const SyscallArgs& a) {
+  return DoFchmodat(t, static_cast<int>(a[0]), a[1],
+                    static_cast<mode_t>(a[2]), 0);
+}
+
+int64_t FchmodAt2(Task& t, const SyscallArgs& a) {
+  return DoFchmodat(t, static_cast<int>(a[0]), a[1],
+                    static_cast<mode_t>(a[2]), static_cast<int>(a[3]));
+}
+
+int64_t Fchmod(Task& t, const SyscallArgs& a) {
+  vfs::Path p;
+  if (int64_t err = FdTarget(t, static_cast<int>(a[0]), &p); err != 0) {
+    return err;
+  }
+  return Err(vfs::Chmod(t.creds(), p, static_cast<mode_t>(a[1])));
+}
+
+int64_t DoFchownat(Task& t, int dirfd, uint64_t path_addr, uint32_t uid,
+                   uint32_t gid, int flags) {
+  if (flags & ~(AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH)) return -EINVAL;
+  vfs::Path p;
+  if (int64_t err = AttrTarget(t, dirfd, path_addr, flags, &p); err != 0) {
+    return err;
+  }
+  return Err(vfs::Chown(t.creds(), p, uid, gid));
+}
+
+int64_t Chown(Task& t, const SyscallArgs& a) {
+  return DoFchownat(t, AT_FDCWD, a[0], static_cast<uint32_t>(a[1]),
+                    static_cast<uint32_t>(a[2]), 0);
+}
+
+int64_t Lchown(Task& t, const SyscallArgs& a) {
+  return DoFchownat(t, AT_FDCWD, a[0], static_cast<uint32_t>(a[1]),
+                    static_cast<uint32_t>(a[2]), AT_SYMLINK_NOFOLLOW);
+}
+
+int64_t FchownAt(Task& t, const SyscallArgs& a) {
+  return DoFchownat(t, static_cast<int>(a[0]), a[1],
+                    static_cast<uint32_t>(a[2]), static_cast<uint32_t>(a[3]),
+                    static_cast<int>(a[4]));
+}
+
+int64_t Fchown(Task& t, const SyscallArgs& a) {
+  vfs::Path p;
+  if (int64_t err = FdTarget(t, static_cast<int>(a[0]), &p); err != 0) {
+    return err;
+  }
+  return Err(vfs::Chown(t.creds(), p, static_cast<uint32_t>(a[1]),
+                        static_cast<uint32_t>(a[2])));
+}
+
+int64_t Truncate(Task& t, const SyscallArgs& a) {
+  std::string path;
+  if (int err = CopyInPath(t, a[0], &path); err != 0) return err;
+  vfs::AccessIdentity who = vfs::FsIdentity(t.creds());
+  absl::StatusOr<Target> target =
+      ResolveAt(t, AT_FDCWD, path, /*follow=*/true, /*empty_ok=*/false, who);
+  if (!target.ok()) return Err(target.status());
+  return Err(vfs::Truncate(t.creds(), target->path,
+                           static_cast<int64_t>(a[1])));
+}
+
+int64_t Ftruncate(Task& t, const SyscallArgs& a) {
+  int64_t length = static_cast<int64_t>(a[1]);
+  if (length < 0) return -EINVAL;
+  vfs::FileRef f = GetFile(t, static_cast<int>(a[0]));
+  if (f == nullptr) return -EBADF;
+  return Err(vfs::Ftruncate(*f, length));
+}
+
+// Applies utimensat semantics to `path_addr` (0: dirfd's own file) with
+// `times` (null: now).
+int64_t DoUtimes(Task& t, int dirfd, uint64_t path_addr,
+                 const struct timespec* times, int flags) {
+  if (times != nullptr && !vfs::ValidTimespecs(times)) return -EINVAL;
+  vfs::Path p;
+  if (path_addr == 0 && dirfd != AT_FDCWD) {
+    // Linux's extension: a NULL path means dirfd itself.
+    if (flags & AT_SYMLINK_NOFOLLOW) return -EINVAL;
+    vfs::FileRef f = GetFileRaw(t, dirfd);
+    if (f == nullptr) return -EBADF;
+    if (!f->path().valid()) return -EPERM;
+    p = f->path();
+  } else {
+    if (flags & ~(AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH)) return -EINVAL;
+    if (int64_t err = AttrTarget(t, dirfd, path_addr, flags, &p); err != 0) {
+      return err;
+    }
+  }
+  return Err(vfs::Utimens(t.creds(), p, times));
+}
+
+int64_t UtimensAt(Task& t, const SyscallArgs& a) {
+  struct timespec times[2];
+  const struct timespec* tp = nullptr;
+  if (a[2] != 0) {
+    if (int err = t.CopyIn(a[2], times, sizeof(times)); err != 0) return err;
+    // Nothing to change: Linux does not even look at the path.
+    if (times[0].tv_nsec == UTIME_OMIT && times[1].tv_nsec == UTIME_OMIT) {
+      return 0;
+    }
+    tp = times;
+  }
+  return DoUtimes(t, static_cast<int>(a[0]), a[1], tp,
+                  static_cast<int>(a[3]));
+}
+
+// utimes(2)/futimesat(2): microsecond timevals, NULL for now.
+int64_t DoFutimesat(Task& t, int dirfd, uint64_t path_addr,
+                    uint64_t times_addr) {
+  struct timespec times[2];
+  const struct timespec* tp = nullptr;
+  if (times_addr != 0) {
+    struct timeval tv[2];
+    if (int err = t.CopyIn(times_addr, tv, sizeof(tv)); err != 0) return err;
+    for (int i = 0; i < 2; ++i) {
+      if (tv[i].tv_usec < 0 || tv[i].tv_usec >= 1000000) return -EINVAL;
+      times[i].tv_sec = tv[i].tv_sec;
+      times[i].tv_nsec = tv[i].tv_usec * 1000;
+    }
+    tp = times;
+  }
+  return DoUtimes(t, dirfd, path_addr, tp, 0);
+}
+
+int64_t Utimes(Task& t, const SyscallArgs& a) {
+  return DoFutimesat(t, AT_FDCWD, a[0], a[1]);
+}
+
+int64_t FutimesAt(Task& t, const SyscallArgs& a) {
+  return DoFutimesat(t, static_cast<int>(a[0]), a[1], a[2]);
+}
+
+int64_t Utime(Task& t, const SyscallArgs& a) {
+  struct timespec times[2];
+  const struct timespec* tp = nullptr;
+  if (a[1] != 0) {
+    struct {
+      int64_t actime;
+      int64_t modtime;
+    } buf;
+    if (int err = t.CopyIn(a[1], &buf, sizeof(buf)); err != 0) return err;
+    times[0] = {buf.actime, 0};
+    times[1] = {buf.modtime, 0};
+    tp = times;
+  }
+  return DoUtimes(t, AT_FDCWD, a[0], tp, 0);
+}
+
+int64_t Umask(Task& t, const SyscallArgs& a) {
+  return t.fs().SwapUmask(static_cast<mode_t>(a[0]) & 0777);
+}
+
 // ---- ioctl ----
 
 int64_t Ioctl(Task& t, const SyscallArgs& a) {
@@ -814,6 +1169,41 @@ void RegisterFsSyscalls(SyscallTable& table) {
   table.Register(SYS_chdir, Chdir, {A::kPath});
   table.Register(SYS_fchdir, Fchdir, {A::kFd});
   table.Register(SYS_ioctl, Ioctl, {A::kFd, A::kHex, A::kHex});
+  table.Register(SYS_mkdir, Mkdir, {A::kPath, A::kOct});
+  table.Register(SYS_mkdirat, MkdirAt, {A::kFd, A::kPath, A::kOct});
+  table.Register(SYS_mknod, Mknod, {A::kPath, A::kOct, A::kHex});
+  table.Register(SYS_mknodat, MknodAt, {A::kFd, A::kPath, A::kOct, A::kHex});
+  table.Register(SYS_rmdir, Rmdir, {A::kPath});
+  table.Register(SYS_unlink, Unlink, {A::kPath});
+  table.Register(SYS_unlinkat, UnlinkAt, {A::kFd, A::kPath, A::kHex});
+  table.Register(SYS_symlink, Symlink, {A::kPath, A::kPath});
+  table.Register(SYS_symlinkat, SymlinkAt, {A::kPath, A::kFd, A::kPath});
+  table.Register(SYS_link, Link, {A::kPath, A::kPath});
+  table.Register(SYS_linkat, LinkAt,
+                 {A::kFd, A::kPath, A::kFd, A::kPath, A::kHex});
+  table.Register(SYS_rename, Rename, {A::kPath, A::kPath});
+  table.Register(SYS_renameat, RenameAt,
+                 {A::kFd, A::kPath, A::kFd, A::kPath});
+  table.Register(SYS_renameat2, RenameAt2,
+                 {A::kFd, A::kPath, A::kFd, A::kPath, A::kHex});
+  table.Register(SYS_chmod, Chmod, {A::kPath, A::kOct});
+  table.Register(SYS_fchmod, Fchmod, {A::kFd, A::kOct});
+  table.Register(SYS_fchmodat, FchmodAt, {A::kFd, A::kPath, A::kOct});
+  table.Register(kSysFchmodat2, FchmodAt2,
+                 {A::kFd, A::kPath, A::kOct, A::kHex});
+  table.Register(SYS_chown, Chown, {A::kPath, A::kInt, A::kInt});
+  table.Register(SYS_lchown, Lchown, {A::kPath, A::kInt, A::kInt});
+  table.Register(SYS_fchown, Fchown, {A::kFd, A::kInt, A::kInt});
+  table.Register(SYS_fchownat, FchownAt,
+                 {A::kFd, A::kPath, A::kInt, A::kInt, A::kHex});
+  table.Register(SYS_truncate, Truncate, {A::kPath, A::kInt});
+  table.Register(SYS_ftruncate, Ftruncate, {A::kFd, A::kInt});
+  table.Register(SYS_utime, Utime, {A::kPath, A::kHex});
+  table.Register(SYS_utimes, Utimes, {A::kPath, A::kHex});
+  table.Register(SYS_futimesat, FutimesAt, {A::kFd, A::kPath, A::kHex});
+  table.Register(SYS_utimensat, UtimensAt,
+                 {A::kFd, A::kPath, A::kHex, A::kHex});
+  table.Register(SYS_umask, Umask, {A::kOct});
 }
 
 }  // namespace sentry

@@ -81,6 +81,31 @@ void Dentry::DropChild(std::string_view name) {
   if (it != children_.end()) children_.erase(it);
 }
 
+void Dentry::MoveTo(const std::shared_ptr<Dentry>& new_parent,
+                    const std::string& new_name) {
+  std::shared_ptr<Dentry> old_parent;
+  std::string old_name;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    old_parent = parent_;
+    old_name = name_;
+  }
+  if (old_parent != nullptr) {
+    std::lock_guard<std::mutex> lock(old_parent->mu_);
+    auto it = old_parent->children_.find(old_name);
+    if (it != old_parent->children_.end() && it->second.lock().get() == this) {
+      old_parent->children_.erase(it);
+    }
+  }
+  {
+    std::lock_guard<std::mutex> lock(new_parent->mu_);
+    new_parent->children_[new_name] = weak_from_this();
+  }
+  std::lock_guard<std::mutex> lock(mu_);
+  parent_ = new_parent;
+  name_ = new_name;
+}
+
 void Dentry::ForgetDeadChild(const std::string& name) {
   std::lock_guard<std::mutex> lock(mu_);
   auto it = children_.find(name);

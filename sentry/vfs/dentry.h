@@ -51,6 +51,12 @@ class Dentry final : public std::enable_shared_from_this<Dentry> {
   std::shared_ptr<Dentry> AddChild(const std::string& name, InodeRef inode);
   // Forgets the cached child `name` (for a later unlink/rename/create).
   void DropChild(std::string_view name);
+  // rename(2) moved this dentry's file to `new_name` in `new_parent`: the
+  // dentry follows it (Linux's d_move), so open files, cwds and mounts on
+  // it keep their place and getcwd reports the new name. Whatever was
+  // cached under the new name is forgotten. Callers serialise renames.
+  void MoveTo(const std::shared_ptr<Dentry>& new_parent,
+              const std::string& new_name);
 
   // How many mounts sit on this dentry; path walks only consult the mount
   // table when it is non-zero.

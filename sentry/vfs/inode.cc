@@ -38,4 +38,44 @@ absl::StatusOr<DirBatch> Inode::ReadDir(uint64_t) {
   return cv::ErrnoStatus(ENOTDIR);
 }
 
+absl::StatusOr<std::shared_ptr<Inode>> Inode::Create(const std::string&,
+                                                     const NewFileSpec&) {
+  return cv::ErrnoStatus(EACCES);
+}
+
+absl::StatusOr<std::shared_ptr<Inode>> Inode::Mkdir(const std::string&,
+                                                    const NewFileSpec&) {
+  return cv::ErrnoStatus(EPERM);
+}
+
+absl::StatusOr<std::shared_ptr<Inode>> Inode::Mknod(const std::string&,
+                                                    const NewFileSpec&) {
+  return cv::ErrnoStatus(EPERM);
+}
+
+absl::StatusOr<std::shared_ptr<Inode>> Inode::Symlink(const std::string&,
+                                                      const std::string&,
+                                                      const NewFileSpec&) {
+  return cv::ErrnoStatus(EPERM);
+}
+
+absl::Status Inode::Link(const std::string&, const std::shared_ptr<Inode>&) {
+  return cv::ErrnoStatus(EPERM);
+}
+
+absl::Status Inode::Unlink(const std::string&) {
+  return cv::ErrnoStatus(EPERM);
+}
+
+absl::Status Inode::Rmdir(const std::string&) { return cv::ErrnoStatus(EPERM); }
+
+absl::Status Inode::Rename(const std::string&, Inode&, const std::string&,
+                           unsigned) {
+  return cv::ErrnoStatus(EPERM);
+}
+
+absl::Status Inode::SetAttr(const SetAttrRequest&) {
+  return cv::ErrnoStatus(EPERM);
+}
+
 }  // namespace sentry::vfs

@@ -6,6 +6,7 @@
 
 #include <sys/stat.h>
 #include <sys/types.h>
+#include <time.h>
 
 #include <cstdint>
 #include <memory>
@@ -13,6 +14,7 @@
 #include <string_view>
 #include <vector>
 
+#include "absl/status/status.h"
 #include "absl/status/statusor.h"
 
 namespace sentry::vfs {
@@ -35,6 +37,41 @@ struct DirBatch {
 };
 
 // The result of a multi-component lookup (Inode::LookupPath).
+// What a file system needs to make a new file: the complete mode (type and
+// permission bits, umask already applied), the owner, and for Mknod the
+// device number.
+struct NewFileSpec {
+  mode_t mode = 0;
+  uint32_t uid = 0;
+  uint32_t gid = 0;
+  dev_t rdev = 0;
+};
+
+// A change of attributes (Inode::SetAttr): only the fields whose bit is in
+// `mask` apply. The VFS has already checked permissions and resolved
+// UTIME_NOW to the current time; UTIME_OMIT never reaches here (its bit is
+// simply not set).
+struct SetAttrRequest {
+  enum : unsigned {
+    kMode = 1 << 0,
+    kUid = 1 << 1,
+    kGid = 1 << 2,
+    kSize = 1 << 3,
+    kAtime = 1 << 4,
+    kMtime = 1 << 5,
+    // Clear S_ISUID, and S_ISGID when group-executable, as Linux does on
+    // chown and on truncation by a non-owner write.
+    kKillSuid = 1 << 6,
+  };
+  unsigned mask = 0;
+  mode_t mode = 0;  // permission bits only (07777)
+  uint32_t uid = 0;
+  uint32_t gid = 0;
+  uint64_t size = 0;
+  struct timespec atime {};
+  struct timespec mtime {};
+};
+
 struct LookupPathResult {
   // One inode per name looked up, in order. The walk stops early after a
   // non-directory (a symlink the resolver must follow, or a file that makes
@@ -81,6 +118,45 @@ class Inode {
   // checked permissions, the mount and the file type (O_PATH never reaches
   // here; directories only come with O_RDONLY).
   virtual absl::StatusOr<FileRef> Open(const Path& path, int flags) = 0;
+
+  // Mutations. Each is called on the directory holding `name` (a valid
+  // component, not "." or ".."), after the VFS has checked permissions, the
+  // mount and the Linux preconditions it can see from its dentries (EEXIST
+  // for an existing name, ENOTDIR/EISDIR between types, the sticky bit,
+  // EBUSY for mount points); the file system still answers for its own
+  // state (ENOENT/EEXIST races, ENOTEMPTY, ENOSPC). The defaults are what
+  // Linux gives for a file system lacking the operation: EACCES for Create
+  // (vfs_create without ->create), EPERM for the rest (vfs_mkdir,
+  // vfs_mknod, vfs_symlink, vfs_link, vfs_unlink, vfs_rmdir, vfs_rename
+  // without the method), and EPERM for SetAttr (a file system that keeps
+  // no attributes of its own cannot change them).
+
+  // A new regular file (open(O_CREAT), creat, mknod S_IFREG).
+  virtual absl::StatusOr<std::shared_ptr<Inode>> Create(
+      const std::string& name, const NewFileSpec& spec);
+  virtual absl::StatusOr<std::shared_ptr<Inode>> Mkdir(
+      const std::string& name, const NewFileSpec& spec);
+  // A FIFO, socket, or device node (the VFS refuses devices for now).
+  virtual absl::StatusOr<std::shared_ptr<Inode>> Mknod(
+      const std::string& name, const NewFileSpec& spec);
+  virtual absl::StatusOr<std::shared_ptr<Inode>> Symlink(
+      const std::string& name, const std::string& target,
+      const NewFileSpec& spec);
+  // A new name for `target` (never a directory), which lives on the same
+  // file system.
+  virtual absl::Status Link(const std::string& name,
+                            const std::shared_ptr<Inode>& target);
+  // Removes a non-directory / an empty directory.
+  virtual absl::Status Unlink(const std::string& name);
+  virtual absl::Status Rmdir(const std::string& name);
+  // Moves `name` here to `new_name` in `new_dir` (same file system).
+  // `flags` are renameat2's RENAME_NOREPLACE / RENAME_EXCHANGE; the VFS has
+  // checked type compatibility of an existing target, the file system
+  // checks that a replaced directory is empty (ENOTEMPTY).
+  virtual absl::Status Rename(const std::string& name, Inode& new_dir,
+                              const std::string& new_name, unsigned flags);
+  // chmod, chown, truncate, utimes. Changes ctime as well, as Linux.
+  virtual absl::Status SetAttr(const SetAttrRequest& req);
 
   // Lists a directory from `offset`: 0 for the start, else a next_offset
   // from an earlier batch. ENOTDIR for anything but a directory.

@@ -3,12 +3,11 @@
 #include <fcntl.h>
 
 #include <cerrno>
-#include <mutex>
 #include <utility>
 
 #include "common/errno_status.h"
-#include "common/log.h"
 #include "common/status_macros.h"
+#include "sentry/vfs/mutate.h"
 #include "sentry/vfs/vfs.h"
 
 namespace sentry::vfs {
@@ -19,16 +18,6 @@ namespace {
 constexpr int kTmpfileBit = 020000000;
 
 absl::Status Errno(int err) { return cv::ErrnoStatus(err); }
-
-absl::Status CreationUnsupported(std::string_view path) {
-  static std::once_flag once;
-  std::call_once(once, [&] {
-    cv::LogWarning("open(O_CREAT) of missing file \"", std::string(path),
-                   "\": file creation is not implemented yet; returning "
-                   "EOPNOTSUPP (logged once)");
-  });
-  return cv::ErrnoStatus(EOPNOTSUPP, "file creation is not implemented");
-}
 
 }  // namespace
 
@@ -67,7 +56,6 @@ bool WriteIsReadOnly(const Path& p, const struct stat& st) {
 absl::StatusOr<FileRef> OpenAt(const FsContext& fs, const Credentials& creds,
                                const Path& start, std::string_view path,
                                int flags, mode_t mode) {
-  (void)mode;  // for O_CREAT, once creation exists
   if ((flags & kTmpfileBit) != 0) {
     // O_TMPFILE is __O_TMPFILE|O_DIRECTORY and needs write access.
     if ((flags & O_TMPFILE) != O_TMPFILE || (flags & O_CREAT) ||
@@ -97,18 +85,27 @@ absl::StatusOr<FileRef> OpenAt(const FsContext& fs, const Credentials& creds,
     rflags |= kFollowFinal;
   }
   if (create) rflags |= kAllowMissingFinal;
-  ASSIGN_OR_RETURN(Resolved r, Resolve(ctx, path, rflags));
-  // open("name/", O_CREAT) is EISDIR whether or not name exists.
-  if (create && r.must_be_dir) return Errno(EISDIR);
-
-  if (!r.path.valid()) {
-    // O_CREAT of a missing file.
-    if (r.parent.mount->readonly()) return Errno(EROFS);
-    ASSIGN_OR_RETURN(struct stat dst, r.parent.inode()->Stat());
-    if (int err = CheckPermission(dst, who, kMayWrite | kMayExec); err != 0) {
-      return Errno(-err);
+  Resolved r;
+  // A name created by someone else between the lookup and the creation is
+  // opened as an existing file (unless O_EXCL), as Linux's retry does.
+  for (int attempt = 0;; ++attempt) {
+    ASSIGN_OR_RETURN(r, Resolve(ctx, path, rflags));
+    // open("name/", O_CREAT) is EISDIR whether or not name exists.
+    if (create && r.must_be_dir) return Errno(EISDIR);
+    if (r.path.valid()) break;
+    absl::StatusOr<Path> made = CreateFile(fs, creds, r.parent, r.name, mode);
+    if (made.ok()) {
+      // The creator may use the new file whatever mode it was given, and
+      // there is nothing to truncate.
+      return made->inode()->Open(*made,
+                                 (flags & ~(O_CLOEXEC | O_TRUNC | O_CREAT |
+                                            O_EXCL)) |
+                                     kOLargefile);
     }
-    return CreationUnsupported(path);
+    if (cv::StatusToErrno(made.status()) != EEXIST || (flags & O_EXCL) ||
+        attempt > 0) {
+      return made.status();
+    }
   }
 
   Path& p = r.path;

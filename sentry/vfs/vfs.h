@@ -19,6 +19,7 @@
 #include "sentry/vfs/fs_context.h"
 #include "sentry/vfs/inode.h"
 #include "sentry/vfs/mount.h"
+#include "sentry/vfs/mutate.h"
 #include "sentry/vfs/path.h"
 
 namespace sentry::vfs {
@@ -32,9 +33,10 @@ ResolveContext MakeResolveContext(const FsContext& fs,
 // open(2)/openat(2): opens `path`, relative paths starting at `start` (the
 // cwd or a dirfd's path; invalid means the cwd). `flags` are open(2)'s
 // (O_CLOEXEC is the fd table's business, not the description's); `mode` is
-// for O_CREAT. File creation is not implemented yet: O_CREAT of a missing
-// file gives EROFS on a read-only mount, EACCES without write permission on
-// the directory, else EOPNOTSUPP (logged once).
+// for O_CREAT (the umask is applied here). O_CREAT of a missing file
+// creates it through Inode::Create (EROFS on a read-only mount, EACCES
+// without write and search permission on the directory); O_TRUNC of an
+// existing file is the file system's Open's business.
 absl::StatusOr<FileRef> OpenAt(const FsContext& fs, const Credentials& creds,
                                const Path& start, std::string_view path,
                                int flags, mode_t mode);
