@@ -12,8 +12,10 @@
 #include "sentry/fs/devfs.h"
 #include "sentry/fs/gofer_fs.h"
 #include "sentry/fs/host_file.h"
+#include "sentry/fs/tmpfs.h"
 #include "sentry/kernel/exec.h"
 #include "sentry/kernel/kernel.h"
+#include "sentry/procfs/procfs.h"
 #include "sentry/signal_forward.h"
 #include "sentry/vfs/vfs.h"
 
@@ -69,6 +71,15 @@ absl::StatusOr<int> Boot(const BootConfig& config) {
   if (absl::Status st = fs::MountDevfs(*fs); !st.ok()) {
     cv::LogWarning("the container gets no /dev: ", st.message());
   }
+  // In-memory /tmp and /dev/shm, as Docker gives containers.
+  if (absl::Status st = fs::MountTmpfs(*fs, "/tmp", 0, 01777); !st.ok()) {
+    cv::LogWarning("the container gets no tmpfs /tmp: ", st.message());
+  }
+  if (absl::Status st = fs::MountTmpfs(*fs, "/dev/shm",
+                                       MS_NOSUID | MS_NODEV | MS_NOEXEC, 01777);
+      !st.ok()) {
+    cv::LogWarning("the container gets no /dev/shm: ", st.message());
+  }
 
   KernelOptions options;
   options.hostname = config.hostname;
@@ -80,6 +91,9 @@ absl::StatusOr<int> Boot(const BootConfig& config) {
   // when the init dies: the sandbox process exiting takes care of it.
   auto* kernel_ptr = new Kernel(std::move(platform), std::move(options));
   Kernel& kernel = *kernel_ptr;
+  if (absl::Status st = procfs::MountProcfs(kernel, *fs); !st.ok()) {
+    cv::LogWarning("the container gets no /proc: ", st.message());
+  }
 
   int tid = kernel.AllocateTid();
   auto tg = std::make_shared<ThreadGroup>(tid);

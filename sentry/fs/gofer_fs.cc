@@ -140,6 +140,16 @@ class GoferInode final : public vfs::Inode {
 
   absl::StatusOr<vfs::FileRef> Open(const vfs::Path& path, int flags) override;
 
+  // Creating files through the gofer is not implemented yet: say so rather
+  // than answer EACCES (Inode's default, Linux's for a file system that
+  // cannot create at all). The other mutations answer EPERM until then.
+  absl::StatusOr<vfs::InodeRef> Create(const std::string&,
+                                       const vfs::NewFileSpec&) override {
+    return cv::ErrnoStatus(EOPNOTSUPP,
+                           "file creation through the gofer is not "
+                           "implemented yet");
+  }
+
   absl::StatusOr<vfs::DirBatch> ReadDir(uint64_t offset) override {
     if (!IsDir()) return cv::ErrnoStatus(ENOTDIR);
     ASSIGN_OR_RETURN(gofer::ReadDirResult r,

@@ -95,8 +95,9 @@ absl::Status Exec(Task& task, const std::string& path,
       return cv::ErrnoStatus(cv::StatusToErrno(opened.status()),
                              absl::StrCat("exec \"", file_path, "\""));
     }
+    // maps and exe show where the file is, not how it was named.
     exe = task.fs().PathName((*opened)->path());
-    ASSIGN_OR_RETURN(file, ExecFileFor(*opened, file_path));
+    ASSIGN_OR_RETURN(file, ExecFileFor(*opened, exe));
     char head[256];
     ssize_t n = file.pread(head, sizeof head, 0);
     if (n < 0) return cv::ErrnoStatus(static_cast<int>(-n), "exec: read");
@@ -133,7 +134,7 @@ absl::Status Exec(Task& task, const std::string& path,
       [&task](const std::string& p) -> absl::StatusOr<loader::ExecFile> {
     ASSIGN_OR_RETURN(vfs::FileRef f,
                      vfs::OpenExecutable(task.fs(), task.creds(), p));
-    return ExecFileFor(f, p);
+    return ExecFileFor(f, task.fs().PathName(f->path()));
   };
   ASSIGN_OR_RETURN(loader::LoadResult load,
                    loader::LoadElf(*mm, *ctx, file, info, open_interp));

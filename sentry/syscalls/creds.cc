@@ -393,6 +393,8 @@ int64_t PrctlSetName(Task& t, uint64_t addr) {
   } else if (err != 0) {
     return err;
   }
+  // /proc readers copy comm under the signal lock.
+  std::lock_guard<std::mutex> lock(t.kernel().signal_mu());
   t.comm = name;
   return 0;
 }

@@ -7,13 +7,13 @@
 // fails with the errno Linux gives.
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/capability.h>
 #include <sys/ioctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <sys/uio.h>
-#include <linux/capability.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -831,8 +831,8 @@ int64_t Link(Task& t, const SyscallArgs& a) {
 }
 
 int64_t LinkAt(Task& t, const SyscallArgs& a) {
-  return DoLinkat(t, static_cast<int>(a[0]), a[1], static_cast<int>(a[2]),
-                  a[3], static_cast<int>(a[4]));
+  return DoLinkat(t, static_cast<int>(a[0]), a[1], static_cast<int>(a[2]), a[3],
+                  static_cast<int>(a[4]));
 }
 
 int64_t DoRenameat2(Task& t, int olddirfd, uint64_t old_addr, int newdirfd,
@@ -912,13 +912,13 @@ int64_t Chmod(Task& t, const SyscallArgs& a) {
 }
 
 int64_t FchmodAt(Task& t, const SyscallArgs& a) {
-  return DoFchmodat(t, static_cast<int>(a[0]), a[1],
-                    static_cast<mode_t>(a[2]), 0);
+  return DoFchmodat(t, static_cast<int>(a[0]), a[1], static_cast<mode_t>(a[2]),
+                    0);
 }
 
 int64_t FchmodAt2(Task& t, const SyscallArgs& a) {
-  return DoFchmodat(t, static_cast<int>(a[0]), a[1],
-                    static_cast<mode_t>(a[2]), static_cast<int>(a[3]));
+  return DoFchmodat(t, static_cast<int>(a[0]), a[1], static_cast<mode_t>(a[2]),
+                    static_cast<int>(a[3]));
 }
 
 int64_t Fchmod(Task& t, const SyscallArgs& a) {
@@ -971,8 +971,8 @@ int64_t Truncate(Task& t, const SyscallArgs& a) {
   absl::StatusOr<Target> target =
       ResolveAt(t, AT_FDCWD, path, /*follow=*/true, /*empty_ok=*/false, who);
   if (!target.ok()) return Err(target.status());
-  return Err(vfs::Truncate(t.creds(), target->path,
-                           static_cast<int64_t>(a[1])));
+  return Err(
+      vfs::Truncate(t.creds(), target->path, static_cast<int64_t>(a[1])));
 }
 
 int64_t Ftruncate(Task& t, const SyscallArgs& a) {
@@ -1016,8 +1016,7 @@ int64_t UtimensAt(Task& t, const SyscallArgs& a) {
     }
     tp = times;
   }
-  return DoUtimes(t, static_cast<int>(a[0]), a[1], tp,
-                  static_cast<int>(a[3]));
+  return DoUtimes(t, static_cast<int>(a[0]), a[1], tp, static_cast<int>(a[3]));
 }
 
 // utimes(2)/futimesat(2): microsecond timevals, NULL for now.
@@ -1182,8 +1181,7 @@ void RegisterFsSyscalls(SyscallTable& table) {
   table.Register(SYS_linkat, LinkAt,
                  {A::kFd, A::kPath, A::kFd, A::kPath, A::kHex});
   table.Register(SYS_rename, Rename, {A::kPath, A::kPath});
-  table.Register(SYS_renameat, RenameAt,
-                 {A::kFd, A::kPath, A::kFd, A::kPath});
+  table.Register(SYS_renameat, RenameAt, {A::kFd, A::kPath, A::kFd, A::kPath});
   table.Register(SYS_renameat2, RenameAt2,
                  {A::kFd, A::kPath, A::kFd, A::kPath, A::kHex});
   table.Register(SYS_chmod, Chmod, {A::kPath, A::kOct});

@@ -134,11 +134,11 @@ class Inode {
   // A new regular file (open(O_CREAT), creat, mknod S_IFREG).
   virtual absl::StatusOr<std::shared_ptr<Inode>> Create(
       const std::string& name, const NewFileSpec& spec);
-  virtual absl::StatusOr<std::shared_ptr<Inode>> Mkdir(
-      const std::string& name, const NewFileSpec& spec);
+  virtual absl::StatusOr<std::shared_ptr<Inode>> Mkdir(const std::string& name,
+                                                       const NewFileSpec& spec);
   // A FIFO, socket, or device node (the VFS refuses devices for now).
-  virtual absl::StatusOr<std::shared_ptr<Inode>> Mknod(
-      const std::string& name, const NewFileSpec& spec);
+  virtual absl::StatusOr<std::shared_ptr<Inode>> Mknod(const std::string& name,
+                                                       const NewFileSpec& spec);
   virtual absl::StatusOr<std::shared_ptr<Inode>> Symlink(
       const std::string& name, const std::string& target,
       const NewFileSpec& spec);

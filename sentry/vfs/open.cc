@@ -97,10 +97,9 @@ absl::StatusOr<FileRef> OpenAt(const FsContext& fs, const Credentials& creds,
     if (made.ok()) {
       // The creator may use the new file whatever mode it was given, and
       // there is nothing to truncate.
-      return made->inode()->Open(*made,
-                                 (flags & ~(O_CLOEXEC | O_TRUNC | O_CREAT |
-                                            O_EXCL)) |
-                                     kOLargefile);
+      return made->inode()->Open(
+          *made,
+          (flags & ~(O_CLOEXEC | O_TRUNC | O_CREAT | O_EXCL)) | kOLargefile);
     }
     if (cv::StatusToErrno(made.status()) != EEXIST || (flags & O_EXCL) ||
         attempt > 0) {

@@ -182,8 +182,9 @@ TEST_F(OpenTest, Creation) {
   // A trailing slash with O_CREAT is EISDIR, whatever is there.
   EXPECT_EQ(OpenErr("/etc/passwd/", O_RDONLY | O_CREAT), EISDIR);
   EXPECT_EQ(OpenErr("/new/", O_RDONLY | O_CREAT), EISDIR);
-  // Creation itself is not implemented on a writable mount yet...
-  EXPECT_EQ(OpenErr("/etc/new", O_WRONLY | O_CREAT), EOPNOTSUPP);
+  // A file system without Inode::Create answers EACCES, as Linux's
+  // vfs_create does for one without ->create...
+  EXPECT_EQ(OpenErr("/etc/new", O_WRONLY | O_CREAT), EACCES);
   // ...but permission comes first...
   EXPECT_EQ(OpenErr("/etc/new", O_WRONLY | O_CREAT, &user_), EACCES);
   // ...and a missing directory is ENOENT.

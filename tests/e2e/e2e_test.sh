@@ -6,7 +6,8 @@ runsc=$1
 case_name=$2
 crash=${E2E_CRASH:-}  # a static program that dies of SIGSEGV
 busybox=/bin/busybox
-work=$(mktemp -d)
+# Not under /tmp: the sandbox has its own tmpfs there.
+work=$(mktemp -d "${E2E_WORKDIR:-$PWD}/e2e.XXXXXX")
 state=$work/state
 trap 'rm -rf "$work"' EXIT
 
