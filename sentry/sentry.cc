@@ -5,6 +5,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "absl/strings/match.h"
 #include "common/errno_status.h"
 #include "common/log.h"
 #include "common/status_macros.h"
@@ -71,8 +72,19 @@ absl::StatusOr<int> Boot(const BootConfig& config) {
   if (absl::Status st = fs::MountDevfs(*fs); !st.ok()) {
     cv::LogWarning("the container gets no /dev: ", st.message());
   }
-  // In-memory /tmp and /dev/shm, as Docker gives containers.
-  if (absl::Status st = fs::MountTmpfs(*fs, "/tmp", 0, 01777); !st.ok()) {
+  // In-memory /tmp and /dev/shm, as Docker gives containers. A tmpfs on
+  // /tmp would hide the working directory or the program itself when they
+  // live there (`runsc do` in a build tree under /tmp): then the root's
+  // /tmp stays visible instead.
+  auto under_tmp = [](const std::string& p) {
+    return p == "/tmp" || absl::StartsWith(p, "/tmp/");
+  };
+  if (under_tmp(config.cwd) || under_tmp(config.argv[0])) {
+    cv::LogInfo(
+        "keeping the root's /tmp: the program or its working "
+        "directory is there");
+  } else if (absl::Status st = fs::MountTmpfs(*fs, "/tmp", 0, 01777);
+             !st.ok()) {
     cv::LogWarning("the container gets no tmpfs /tmp: ", st.message());
   }
   if (absl::Status st = fs::MountTmpfs(*fs, "/dev/shm",
