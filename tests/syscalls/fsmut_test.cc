@@ -43,7 +43,9 @@ int Renameat2(int olddfd, const char* oldp, int newdfd, const char* newp,
 class FsMutTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    char tmpl[] = "/tmp/cvisor-fsmut-XXXXXX";
+    // /dev/shm is a tmpfs natively and in the sandbox, wherever the test
+    // binary lives (a /tmp build tree keeps the root's read-only /tmp).
+    char tmpl[] = "/dev/shm/cvisor-fsmut-XXXXXX";
     ASSERT_NE(mkdtemp(tmpl), nullptr) << "mkdtemp: " << ErrnoName(errno);
     dir_ = tmpl;
     old_umask_ = umask(022);
