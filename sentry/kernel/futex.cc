@@ -9,7 +9,7 @@
 namespace sentry {
 
 int FutexTable::Wait(Task& task, FutexKey key, uint32_t val, uint32_t bitset,
-                     const std::optional<FutexDeadline>& deadline) {
+                     const std::optional<vfs::Deadline>& deadline) {
   Waiter w;
   w.key = key;
   w.bitset = bitset;
@@ -20,23 +20,9 @@ int FutexTable::Wait(Task& task, FutexKey key, uint32_t val, uint32_t bitset,
     if (cur != val) return -EAGAIN;
     waiters_.emplace(key, &w);
   }
-  std::optional<vfs::Deadline> until;
-  if (deadline) {
-    until = deadline->realtime
-                ? vfs::Deadline{CLOCK_REALTIME,
-                                std::chrono::duration_cast<
-                                    std::chrono::nanoseconds>(
-                                    deadline->system.time_since_epoch())
-                                    .count()}
-                : vfs::Deadline{
-                      CLOCK_MONOTONIC,
-                      std::chrono::duration_cast<std::chrono::nanoseconds>(
-                          deadline->steady.time_since_epoch())
-                          .count()};
-  }
   // Woken, timed out or interrupted: whichever it was, a wake that raced
   // with the end of the sleep counts (it was taken off the queue).
-  int rc = w.sync.WaitInterruptible(until);
+  int rc = w.sync.WaitInterruptible(deadline);
   std::lock_guard<std::mutex> lock(mu_);
   if (w.woken) return 0;
   // Requeue may have moved us: find our entry wherever it is now.

@@ -4,7 +4,6 @@
 #ifndef CVISOR_SENTRY_KERNEL_FUTEX_H_
 #define CVISOR_SENTRY_KERNEL_FUTEX_H_
 
-#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <list>
@@ -24,20 +23,13 @@ struct FutexKey {
   auto operator<=>(const FutexKey&) const = default;
 };
 
-// When a wait gives up: a point on the steady or the system clock.
-struct FutexDeadline {
-  bool realtime = false;
-  std::chrono::steady_clock::time_point steady;
-  std::chrono::system_clock::time_point system;
-};
-
 class FutexTable final {
  public:
   // Blocks while the 32-bit word at `addr` equals `val` and no matching wake
   // came. Returns 0 (woken), -EAGAIN (value differed), -ETIMEDOUT, -EFAULT,
   // or -kERestartSys when the task is signalled.
   int Wait(Task& task, FutexKey key, uint32_t val, uint32_t bitset,
-           const std::optional<FutexDeadline>& deadline);
+           const std::optional<vfs::Deadline>& deadline);
   // Wakes up to `n` waiters on `key` whose bitset intersects `bitset`.
   int Wake(FutexKey key, int n, uint32_t bitset);
   // Wakes up to `nwake` waiters on `from` and moves up to `nrequeue` more to

@@ -268,11 +268,9 @@ void Kernel::ReparentChildrenLocked(ThreadGroup& dying) {
     }
     up = g.ppid;
   }
-  bool any = false;
   for (auto& [id, g] : groups_) {
     if (g->ppid != dying.tgid()) continue;
     g->ppid = heir;
-    any = true;
     // PR_SET_PDEATHSIG: the child asked to hear of its parent's death.
     int sig = 0;
     {
@@ -288,7 +286,6 @@ void Kernel::ReparentChildrenLocked(ThreadGroup& dying) {
       if (heir_it != groups_.end()) heir_it->second->child_waiters.NotifyAll();
     }
   }
-  (void)any;
 }
 
 int64_t Kernel::WaitChild(Task& task, int pid, int options, WaitResult* out) {
@@ -453,24 +450,21 @@ int Kernel::SendToGroupLocked(ThreadGroup& tg, const siginfo_t& info,
   const int signo = info.si_signo;
   if (signo == 0 || tg.zombie || tg.group_exiting) return 0;
   PrepareSignalLocked(tg, signo);
-  std::lock_guard<std::mutex> tg_lock(tg.mu);
-  if (tg.tasks.empty()) return 0;
-  Task* leader = tg.tasks.front();
-  if (IgnoredLocked(tg, signo, leader->signal_mask | leader->real_blocked,
-                    from_outside)) {
-    return 0;
-  }
-  if (signo == SIGKILL) {
-    tg.group_exiting = true;
-    tg.group_exit_status = SignaledStatus(SIGKILL);
-    for (Task* t : tg.tasks) {
-      t->exiting = true;
-      t->Wake();
+  {
+    std::lock_guard<std::mutex> tg_lock(tg.mu);
+    if (tg.tasks.empty()) return 0;
+    Task* leader = tg.tasks.front();
+    if (IgnoredLocked(tg, signo, leader->signal_mask | leader->real_blocked,
+                      from_outside)) {
+      return 0;
     }
-    return 0;
+    if (signo != SIGKILL) {
+      tg.pending.Enqueue(info);
+      if (Task* t = PickTargetLocked(tg, signo)) t->Wake();
+      return 0;
+    }
   }
-  tg.pending.Enqueue(info);
-  if (Task* t = PickTargetLocked(tg, signo)) t->Wake();
+  ExitGroupLocked(tg, SignaledStatus(SIGKILL));
   return 0;
 }
 
@@ -484,13 +478,7 @@ int Kernel::SendToTaskLocked(Task& task, const siginfo_t& info) {
   }
   if (signo == SIGKILL) {
     // SIGKILL to one thread kills its whole process.
-    std::lock_guard<std::mutex> tg_lock(tg.mu);
-    tg.group_exiting = true;
-    tg.group_exit_status = SignaledStatus(SIGKILL);
-    for (Task* t : tg.tasks) {
-      t->exiting = true;
-      t->Wake();
-    }
+    ExitGroupLocked(tg, SignaledStatus(SIGKILL));
     return 0;
   }
   task.pending.Enqueue(info);

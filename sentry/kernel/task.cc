@@ -219,7 +219,6 @@ void Task::Run() {
       }
       case platform::StopReason::kFault: {
         siginfo_t info = MakeSigInfo(r.signo, r.code, 0, 0);
-        info.si_pid = 0;
         info.si_addr = reinterpret_cast<void*>(r.fault_addr);
         FaultTrap(r);
         cv::LogDebug("task ", tid_, ": ", strsignal(r.signo), " code ", r.code,

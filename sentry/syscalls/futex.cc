@@ -22,30 +22,21 @@ FutexKey KeyFor(Task& t, uint64_t addr) {
 }
 
 int ReadDeadline(Task& t, uint64_t addr, bool absolute, bool realtime,
-                 std::optional<FutexDeadline>* out) {
+                 std::optional<vfs::Deadline>* out) {
   if (addr == 0) return 0;
   timespec ts;
   if (int err = t.CopyInObj(addr, &ts); err) return err;
   if (ts.tv_sec < 0 || ts.tv_nsec < 0 || ts.tv_nsec >= 1000000000) {
     return -EINVAL;
   }
-  auto d =
-      std::chrono::seconds(ts.tv_sec) + std::chrono::nanoseconds(ts.tv_nsec);
-  FutexDeadline dl;
+  const int64_t ns = ts.tv_sec * 1000000000LL + ts.tv_nsec;
+  // Relative timeouts and absolute ones without FUTEX_CLOCK_REALTIME are
+  // on CLOCK_MONOTONIC.
   if (!absolute) {
-    dl.steady =
-        std::chrono::steady_clock::now() +
-        std::chrono::duration_cast<std::chrono::steady_clock::duration>(d);
-  } else if (realtime) {
-    dl.realtime = true;
-    dl.system = std::chrono::system_clock::time_point(
-        std::chrono::duration_cast<std::chrono::system_clock::duration>(d));
+    *out = vfs::Deadline::After(ns);
   } else {
-    // An absolute CLOCK_MONOTONIC time: the steady clock is that clock.
-    dl.steady = std::chrono::steady_clock::time_point(
-        std::chrono::duration_cast<std::chrono::steady_clock::duration>(d));
+    *out = vfs::Deadline{realtime ? CLOCK_REALTIME : CLOCK_MONOTONIC, ns};
   }
-  *out = dl;
   return 0;
 }
 
@@ -69,7 +60,7 @@ int64_t Futex(Task& t, const SyscallArgs& a) {
     case FUTEX_WAIT_BITSET: {
       uint32_t bitset = cmd == FUTEX_WAIT ? FUTEX_BITSET_MATCH_ANY : val3;
       if (bitset == 0) return -EINVAL;
-      std::optional<FutexDeadline> deadline;
+      std::optional<vfs::Deadline> deadline;
       if (int err = ReadDeadline(t, timeout, cmd == FUTEX_WAIT_BITSET, realtime,
                                  &deadline);
           err) {
