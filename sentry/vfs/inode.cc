@@ -78,4 +78,24 @@ absl::Status Inode::SetAttr(const SetAttrRequest&) {
   return cv::ErrnoStatus(EPERM);
 }
 
+absl::StatusOr<struct statfs> Inode::StatFs() {
+  return cv::ErrnoStatus(ENOSYS);
+}
+
+absl::StatusOr<std::string> Inode::GetXattr(const std::string&) {
+  return cv::ErrnoStatus(ENOTSUP);
+}
+
+absl::Status Inode::SetXattr(const std::string&, const std::string&, int) {
+  return cv::ErrnoStatus(ENOTSUP);
+}
+
+absl::StatusOr<std::vector<std::string>> Inode::ListXattr() {
+  return std::vector<std::string>{};
+}
+
+absl::Status Inode::RemoveXattr(const std::string&) {
+  return cv::ErrnoStatus(ENOTSUP);
+}
+
 }  // namespace sentry::vfs

@@ -5,6 +5,7 @@
 #define CVISOR_SENTRY_VFS_INODE_H_
 
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/types.h>
 #include <time.h>
 
@@ -157,6 +158,20 @@ class Inode {
                               const std::string& new_name, unsigned flags);
   // chmod, chown, truncate, utimes. Changes ctime as well, as Linux.
   virtual absl::Status SetAttr(const SetAttrRequest& req);
+
+  // statfs(2) of the file system holding this inode. The default is
+  // ENOSYS, Linux's answer for a file system without ->statfs.
+  virtual absl::StatusOr<struct statfs> StatFs();
+
+  // Extended attributes (getxattr(2) family). `flags` of SetXattr are
+  // XATTR_CREATE / XATTR_REPLACE. The VFS has checked the name's namespace
+  // and permissions. The defaults are a file system without xattr support:
+  // ENOTSUP for get, set and remove, an empty list for ListXattr.
+  virtual absl::StatusOr<std::string> GetXattr(const std::string& name);
+  virtual absl::Status SetXattr(const std::string& name,
+                                const std::string& value, int flags);
+  virtual absl::StatusOr<std::vector<std::string>> ListXattr();
+  virtual absl::Status RemoveXattr(const std::string& name);
 
   // Lists a directory from `offset`: 0 for the start, else a next_offset
   // from an earlier batch. ENOTDIR for anything but a directory.
