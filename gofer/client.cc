@@ -77,10 +77,43 @@ pb::Response::MsgCase ExpectedReply(pb::Request::MsgCase c) {
       return pb::Response::kReadlink;
     case pb::Request::kClose:
       return pb::Response::kClose;
+    case pb::Request::kCreate:
+      return pb::Response::kCreate;
+    case pb::Request::kMkdir:
+      return pb::Response::kMkdir;
+    case pb::Request::kMknod:
+      return pb::Response::kMknod;
+    case pb::Request::kSymlink:
+      return pb::Response::kSymlink;
+    case pb::Request::kLink:
+      return pb::Response::kLink;
+    case pb::Request::kUnlink:
+      return pb::Response::kUnlink;
+    case pb::Request::kRename:
+      return pb::Response::kRename;
+    case pb::Request::kSetattr:
+      return pb::Response::kSetattr;
+    case pb::Request::kStatfs:
+      return pb::Response::kStatfs;
     case pb::Request::MSG_NOT_SET:
       break;
   }
   return pb::Response::MSG_NOT_SET;
+}
+
+absl::Status CheckName(const std::string& name, const char* op) {
+  if (!ValidName(name)) {
+    return cv::ErrnoStatus(
+        EINVAL, absl::StrCat("gofer ", op, ": invalid name component"));
+  }
+  return absl::OkStatus();
+}
+
+MakeResult ToMake(const pb::MakeResponse& r) {
+  MakeResult m;
+  m.inode = ToInode(r.inode());
+  m.dir = ToStat(r.dir());
+  return m;
 }
 
 absl::Status Dead(const char* op, absl::string_view why) {
@@ -162,9 +195,9 @@ absl::Status Client::Call(const char* op, const pb::Request& req,
   return absl::OkStatus();
 }
 
-absl::StatusOr<InodeInfo> Client::Attach() {
+absl::StatusOr<InodeInfo> Client::Attach(uint32_t mount) {
   pb::Request req;
-  req.mutable_attach();
+  req.mutable_attach()->set_mount(mount);
   pb::Response resp;
   RETURN_IF_ERROR(Call("attach", req, &resp, nullptr));
   return ToInode(resp.attach().root());
@@ -256,6 +289,191 @@ absl::StatusOr<std::string> Client::Readlink(uint64_t fid) {
   pb::Response resp;
   RETURN_IF_ERROR(Call("readlink", req, &resp, nullptr));
   return std::move(*resp.mutable_readlink()->mutable_target());
+}
+
+absl::StatusOr<CreateResult> Client::Create(uint64_t dir,
+                                            const std::string& name,
+                                            mode_t mode, uint32_t uid,
+                                            uint32_t gid, int flags) {
+  RETURN_IF_ERROR(CheckName(name, "create"));
+  pb::Request req;
+  pb::CreateRequest* c = req.mutable_create();
+  c->set_dir(dir);
+  c->set_name(name);
+  c->set_mode(mode);
+  c->set_uid(uid);
+  c->set_gid(gid);
+  c->set_flags(static_cast<uint32_t>(flags));
+  pb::Response resp;
+  CreateResult r;
+  RETURN_IF_ERROR(Call("create", req, &resp, &r.fd));
+  r.inode = ToInode(resp.create().inode());
+  r.dir = ToStat(resp.create().dir());
+  return r;
+}
+
+absl::StatusOr<MakeResult> Client::Mkdir(uint64_t dir, const std::string& name,
+                                         mode_t mode, uint32_t uid,
+                                         uint32_t gid) {
+  RETURN_IF_ERROR(CheckName(name, "mkdir"));
+  pb::Request req;
+  pb::MkdirRequest* m = req.mutable_mkdir();
+  m->set_dir(dir);
+  m->set_name(name);
+  m->set_mode(mode);
+  m->set_uid(uid);
+  m->set_gid(gid);
+  pb::Response resp;
+  RETURN_IF_ERROR(Call("mkdir", req, &resp, nullptr));
+  return ToMake(resp.mkdir());
+}
+
+absl::StatusOr<MakeResult> Client::Mknod(uint64_t dir, const std::string& name,
+                                         mode_t mode, uint32_t uid,
+                                         uint32_t gid) {
+  RETURN_IF_ERROR(CheckName(name, "mknod"));
+  pb::Request req;
+  pb::MknodRequest* m = req.mutable_mknod();
+  m->set_dir(dir);
+  m->set_name(name);
+  m->set_mode(mode);
+  m->set_uid(uid);
+  m->set_gid(gid);
+  pb::Response resp;
+  RETURN_IF_ERROR(Call("mknod", req, &resp, nullptr));
+  return ToMake(resp.mknod());
+}
+
+absl::StatusOr<MakeResult> Client::Symlink(uint64_t dir,
+                                           const std::string& name,
+                                           const std::string& target,
+                                           uint32_t uid, uint32_t gid) {
+  RETURN_IF_ERROR(CheckName(name, "symlink"));
+  pb::Request req;
+  pb::SymlinkRequest* m = req.mutable_symlink();
+  m->set_dir(dir);
+  m->set_name(name);
+  m->set_target(target);
+  m->set_uid(uid);
+  m->set_gid(gid);
+  pb::Response resp;
+  RETURN_IF_ERROR(Call("symlink", req, &resp, nullptr));
+  return ToMake(resp.symlink());
+}
+
+absl::StatusOr<LinkResult> Client::Link(uint64_t target, uint64_t dir,
+                                        const std::string& name) {
+  RETURN_IF_ERROR(CheckName(name, "link"));
+  pb::Request req;
+  pb::LinkRequest* l = req.mutable_link();
+  l->set_target(target);
+  l->set_dir(dir);
+  l->set_name(name);
+  pb::Response resp;
+  RETURN_IF_ERROR(Call("link", req, &resp, nullptr));
+  LinkResult r;
+  r.target = ToStat(resp.link().target());
+  r.dir = ToStat(resp.link().dir());
+  return r;
+}
+
+absl::StatusOr<UnlinkResult> Client::Unlink(uint64_t dir,
+                                            const std::string& name,
+                                            int flags) {
+  RETURN_IF_ERROR(CheckName(name, "unlink"));
+  pb::Request req;
+  pb::UnlinkRequest* u = req.mutable_unlink();
+  u->set_dir(dir);
+  u->set_name(name);
+  u->set_flags(static_cast<uint32_t>(flags));
+  pb::Response resp;
+  RETURN_IF_ERROR(Call("unlink", req, &resp, nullptr));
+  UnlinkResult r;
+  r.dir = ToStat(resp.unlink().dir());
+  if (resp.unlink().has_victim()) r.victim = ToStat(resp.unlink().victim());
+  return r;
+}
+
+absl::StatusOr<RenameResult> Client::Rename(uint64_t old_dir,
+                                            const std::string& old_name,
+                                            uint64_t new_dir,
+                                            const std::string& new_name,
+                                            unsigned flags) {
+  RETURN_IF_ERROR(CheckName(old_name, "rename"));
+  RETURN_IF_ERROR(CheckName(new_name, "rename"));
+  pb::Request req;
+  pb::RenameRequest* m = req.mutable_rename();
+  m->set_old_dir(old_dir);
+  m->set_old_name(old_name);
+  m->set_new_dir(new_dir);
+  m->set_new_name(new_name);
+  m->set_flags(flags);
+  pb::Response resp;
+  RETURN_IF_ERROR(Call("rename", req, &resp, nullptr));
+  const pb::RenameResponse& rr = resp.rename();
+  RenameResult r;
+  r.old_dir = ToStat(rr.old_dir());
+  r.new_dir = ToStat(rr.new_dir());
+  if (rr.has_moved()) r.moved = ToStat(rr.moved());
+  if (rr.has_replaced()) r.replaced = ToStat(rr.replaced());
+  return r;
+}
+
+absl::StatusOr<struct stat> Client::SetAttr(uint64_t fid,
+                                            const SetAttrArgs& args) {
+  // The client's bits are the protocol's (SetAttrRequest.Mask).
+  static_assert(SetAttrArgs::kMode ==
+                static_cast<unsigned>(pb::SetAttrRequest::MODE));
+  static_assert(SetAttrArgs::kUid ==
+                static_cast<unsigned>(pb::SetAttrRequest::UID));
+  static_assert(SetAttrArgs::kGid ==
+                static_cast<unsigned>(pb::SetAttrRequest::GID));
+  static_assert(SetAttrArgs::kSize ==
+                static_cast<unsigned>(pb::SetAttrRequest::SIZE));
+  static_assert(SetAttrArgs::kAtime ==
+                static_cast<unsigned>(pb::SetAttrRequest::ATIME));
+  static_assert(SetAttrArgs::kMtime ==
+                static_cast<unsigned>(pb::SetAttrRequest::MTIME));
+  static_assert(SetAttrArgs::kKillSuid ==
+                static_cast<unsigned>(pb::SetAttrRequest::KILL_SUID));
+  pb::Request req;
+  pb::SetAttrRequest* m = req.mutable_setattr();
+  m->set_fid(fid);
+  m->set_mask(args.mask);
+  m->set_mode(args.mode & 07777);
+  m->set_uid(args.uid);
+  m->set_gid(args.gid);
+  m->set_size(args.size);
+  m->set_atime_sec(args.atime.tv_sec);
+  m->set_atime_nsec(args.atime.tv_nsec);
+  m->set_mtime_sec(args.mtime.tv_sec);
+  m->set_mtime_nsec(args.mtime.tv_nsec);
+  pb::Response resp;
+  RETURN_IF_ERROR(Call("setattr", req, &resp, nullptr));
+  return ToStat(resp.setattr().stat());
+}
+
+absl::StatusOr<struct statfs> Client::StatFs(uint64_t fid) {
+  pb::Request req;
+  req.mutable_statfs()->set_fid(fid);
+  pb::Response resp;
+  RETURN_IF_ERROR(Call("statfs", req, &resp, nullptr));
+  const pb::StatFsResponse& r = resp.statfs();
+  struct statfs sfs {};
+  sfs.f_type = r.type();
+  sfs.f_bsize = r.bsize();
+  sfs.f_blocks = r.blocks();
+  sfs.f_bfree = r.bfree();
+  sfs.f_bavail = r.bavail();
+  sfs.f_files = r.files();
+  sfs.f_ffree = r.ffree();
+  uint32_t halves[2] = {static_cast<uint32_t>(r.fsid()),
+                        static_cast<uint32_t>(r.fsid() >> 32)};
+  memcpy(&sfs.f_fsid, halves, sizeof halves);
+  sfs.f_namelen = r.namelen();
+  sfs.f_frsize = r.frsize();
+  sfs.f_flags = r.flags();
+  return sfs;
 }
 
 void Client::Close(const std::vector<uint64_t>& fids) {

@@ -6,9 +6,12 @@
 #define CVISOR_GOFER_CLIENT_H_
 
 #include <sys/stat.h>
+#include <sys/statfs.h>
+#include <time.h>
 
 #include <cstdint>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -49,6 +52,57 @@ struct ReadDirResult {
   bool eof = false;
 };
 
+// The result of Create: the new file, its opened host fd, and the
+// directory's attributes after the change.
+struct CreateResult {
+  InodeInfo inode;
+  cv::UniqueFd fd;
+  struct stat dir {};
+};
+
+// The result of Mkdir, Mknod and Symlink.
+struct MakeResult {
+  InodeInfo inode;
+  struct stat dir {};
+};
+
+struct LinkResult {
+  struct stat target {};  // after the link
+  struct stat dir {};
+};
+
+struct UnlinkResult {
+  struct stat dir {};
+  std::optional<struct stat> victim;  // the removed file, after the removal
+};
+
+struct RenameResult {
+  struct stat old_dir {};
+  struct stat new_dir {};
+  std::optional<struct stat> moved;
+  std::optional<struct stat> replaced;  // what new_name was, if anything
+};
+
+// Attribute changes for SetAttr: only fields whose bit is in `mask` apply.
+struct SetAttrArgs {
+  enum : unsigned {
+    kMode = 1 << 0,
+    kUid = 1 << 1,
+    kGid = 1 << 2,
+    kSize = 1 << 3,
+    kAtime = 1 << 4,
+    kMtime = 1 << 5,
+    kKillSuid = 1 << 6,
+  };
+  unsigned mask = 0;
+  mode_t mode = 0;  // 07777 bits
+  uint32_t uid = 0;
+  uint32_t gid = 0;
+  uint64_t size = 0;
+  struct timespec atime {};
+  struct timespec mtime {};
+};
+
 // Every call returns an errno-carrying status (cv::StatusToErrno): the
 // gofer's errno for a refused request; EIO once the connection is unusable
 // (the gofer died, closed the socket or answered out of protocol), after
@@ -59,7 +113,9 @@ class Client final {
   Client(const Client&) = delete;
   Client& operator=(const Client&) = delete;
 
-  absl::StatusOr<InodeInfo> Attach();
+  // The root of attach point `mount` (0: the container's root; i: the
+  // gofer's i-th extra mount). ENOENT for an unknown index.
+  absl::StatusOr<InodeInfo> Attach(uint32_t mount = 0);
   // Any number of names: long walks go out as several requests. A bad name
   // (empty, ".", "..", containing '/' or NUL, over NAME_MAX) fails the whole
   // walk with EINVAL before anything is sent.
@@ -74,6 +130,36 @@ class Client final {
   absl::StatusOr<ReadDirResult> ReadDir(uint64_t fid, uint64_t offset,
                                         uint32_t count);
   absl::StatusOr<std::string> Readlink(uint64_t fid);
+  // Mutations (proto/gofer.proto). Names are single components: a bad one
+  // fails with EINVAL before anything is sent. Modes are taken as given
+  // (07777 bits, no umask applied); uid/gid become the owner.
+  // Creates and opens a regular file (O_EXCL); `flags` as for Open.
+  absl::StatusOr<CreateResult> Create(uint64_t dir, const std::string& name,
+                                      mode_t mode, uint32_t uid, uint32_t gid,
+                                      int flags);
+  absl::StatusOr<MakeResult> Mkdir(uint64_t dir, const std::string& name,
+                                   mode_t mode, uint32_t uid, uint32_t gid);
+  // `mode` includes the type: S_IFREG (or 0), S_IFIFO or S_IFSOCK.
+  absl::StatusOr<MakeResult> Mknod(uint64_t dir, const std::string& name,
+                                   mode_t mode, uint32_t uid, uint32_t gid);
+  absl::StatusOr<MakeResult> Symlink(uint64_t dir, const std::string& name,
+                                     const std::string& target, uint32_t uid,
+                                     uint32_t gid);
+  absl::StatusOr<LinkResult> Link(uint64_t target, uint64_t dir,
+                                  const std::string& name);
+  // flags: 0 or AT_REMOVEDIR.
+  absl::StatusOr<UnlinkResult> Unlink(uint64_t dir, const std::string& name,
+                                      int flags);
+  // flags: 0, RENAME_NOREPLACE or RENAME_EXCHANGE.
+  absl::StatusOr<RenameResult> Rename(uint64_t old_dir,
+                                      const std::string& old_name,
+                                      uint64_t new_dir,
+                                      const std::string& new_name,
+                                      unsigned flags);
+  // Returns the attributes after the change.
+  absl::StatusOr<struct stat> SetAttr(uint64_t fid, const SetAttrArgs& args);
+  absl::StatusOr<struct statfs> StatFs(uint64_t fid);
+
   // Releases fids; errors are logged, not returned (there is nothing the
   // caller could do).
   void Close(const std::vector<uint64_t>& fids);

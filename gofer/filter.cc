@@ -4,6 +4,7 @@
 #include <seccomp.h>
 #include <signal.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -69,10 +70,25 @@ absl::Status InstallGoferFilter(int sock) {
   allow_if(SCMP_SYS(setsockopt), on_sock);
   allow(SCMP_SYS(poll));  // telling an empty packet from a hang-up
   allow(SCMP_SYS(ppoll));
-  // Walk/open/readdir/readlink/stat on fds it already holds. No creation:
-  // openat without O_CREAT or O_TMPFILE.
-  allow_if(SCMP_SYS(openat), SCMP_A2(SCMP_CMP_MASKED_EQ,
-                                     O_CREAT | (O_TMPFILE & ~O_DIRECTORY), 0));
+  // Walk/open/readdir/readlink/stat on fds it already holds. Files are
+  // only created with O_EXCL (Create), never O_TMPFILE.
+  constexpr scmp_datum_t kTmpfileBit = O_TMPFILE & ~O_DIRECTORY;
+  allow_if(SCMP_SYS(openat),
+           SCMP_A2(SCMP_CMP_MASKED_EQ, O_CREAT | kTmpfileBit, 0));
+  allow_if(SCMP_SYS(openat),
+           SCMP_A2(SCMP_CMP_MASKED_EQ, O_CREAT | O_EXCL | kTmpfileBit,
+                   O_CREAT | O_EXCL));
+  // Mutations, all relative to fds it holds.
+  // mknodat only for regular files, FIFOs and sockets: never a device.
+  for (scmp_datum_t type : {S_IFREG, S_IFIFO, S_IFSOCK}) {
+    allow_if(SCMP_SYS(mknodat), SCMP_A2(SCMP_CMP_MASKED_EQ, S_IFMT, type));
+  }
+  for (int nr : {SCMP_SYS(mkdirat), SCMP_SYS(symlinkat), SCMP_SYS(linkat),
+                 SCMP_SYS(unlinkat), SCMP_SYS(renameat2), SCMP_SYS(fchownat),
+                 SCMP_SYS(utimensat)}) {
+    allow(nr);
+  }
+  allow(452);  // fchmodat2 (libseccomp may not know its name yet)
   allow(SCMP_SYS(newfstatat));
   allow(SCMP_SYS(fstat));
   allow(SCMP_SYS(statx));
@@ -80,7 +96,7 @@ absl::Status InstallGoferFilter(int sock) {
   allow(SCMP_SYS(readlinkat));
   allow(SCMP_SYS(getdents64));
   allow(SCMP_SYS(lseek));
-  allow(SCMP_SYS(ftruncate));  // O_TRUNC, after the inode is verified
+  allow(SCMP_SYS(ftruncate));  // O_TRUNC and SetAttr, on a verified inode
   allow(SCMP_SYS(close));
   for (int cmd : {F_GETFL, F_SETFL, F_GETFD, F_SETFD}) {
     allow_if(SCMP_SYS(fcntl),

@@ -6,6 +6,7 @@
 #include <sys/mount.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -17,6 +18,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "common/errno_status.h"
 #include "common/log.h"
@@ -85,12 +87,95 @@ absl::StatusOr<std::vector<std::string>> PseudoMountsUnder(
   return out;
 }
 
+// A detached tmpfs, reachable only through its fd, that holds the file
+// attach points: a file bind mount is moved onto an empty file in it, so
+// that the gofer can reopen it by (directory fd, name) once /proc and every
+// host path are gone. Nothing in the container can name this directory.
+absl::StatusOr<cv::UniqueFd> NewHoldingDir() {
+  cv::UniqueFd ctx(fsopen("tmpfs", FSOPEN_CLOEXEC));
+  if (!ctx.valid()) return cv::ErrnoStatus(errno, "gofer: fsopen(tmpfs)");
+  if (fsconfig(ctx.get(), FSCONFIG_SET_STRING, "mode", "0700", 0) != 0 ||
+      fsconfig(ctx.get(), FSCONFIG_CMD_CREATE, nullptr, nullptr, 0) != 0) {
+    return cv::ErrnoStatus(errno, "gofer: configuring a tmpfs");
+  }
+  cv::UniqueFd mnt(
+      fsmount(ctx.get(), FSMOUNT_CLOEXEC,
+              MOUNT_ATTR_NODEV | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC));
+  if (!mnt.valid()) return cv::ErrnoStatus(errno, "gofer: fsmount(tmpfs)");
+  return mnt;
+}
+
+// Clones each extra mount source (recursively, with the same nodev/nosuid
+// and read-only treatment as the root) while host paths still resolve.
+// The clones are detached trees held by fds: they outlive pivot_root and
+// the detaching of the old root.
+absl::StatusOr<std::vector<AttachPoint>> CloneMounts(
+    const GoferOptions& options) {
+  std::vector<AttachPoint> points;
+  cv::UniqueFd holding;
+  for (size_t i = 0; i < options.mounts.size(); ++i) {
+    const GoferMountSource& m = options.mounts[i];
+    cv::UniqueFd tree(
+        open_tree(AT_FDCWD, m.path.c_str(),
+                  OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE));
+    if (!tree.valid()) {
+      return cv::ErrnoStatus(errno,
+                             absl::StrCat("gofer: open_tree(", m.path, ")"));
+    }
+    struct statfs sfs;
+    if (fstatfs(tree.get(), &sfs) != 0 || IsPseudoFsMagic(sfs.f_type)) {
+      return cv::ErrnoStatus(EPERM,
+                             absl::StrCat("gofer: mount source ", m.path,
+                                          " is a kernel pseudo file system"));
+    }
+    mount_attr attr{};
+    attr.attr_set = MOUNT_ATTR_NODEV | MOUNT_ATTR_NOSUID |
+                    (m.readonly ? MOUNT_ATTR_RDONLY : 0);
+    attr.propagation = MS_PRIVATE;
+    if (mount_setattr(tree.get(), "", AT_EMPTY_PATH | AT_RECURSIVE, &attr,
+                      sizeof attr) != 0) {
+      return cv::ErrnoStatus(errno,
+                             absl::StrCat("gofer: mount_setattr on ", m.path));
+    }
+    struct stat st;
+    if (fstat(tree.get(), &st) != 0) {
+      return cv::ErrnoStatus(errno, absl::StrCat("gofer: stat of ", m.path));
+    }
+    AttachPoint p;
+    p.readonly = m.readonly;
+    if (S_ISDIR(st.st_mode)) {
+      p.fd = std::move(tree);
+    } else {
+      if (!holding.valid()) {
+        ASSIGN_OR_RETURN(holding, NewHoldingDir());
+      }
+      std::string name = absl::StrCat(i + 1);
+      cv::UniqueFd stub(openat(holding.get(), name.c_str(),
+                               O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0600));
+      if (!stub.valid()) {
+        return cv::ErrnoStatus(errno, "gofer: making a file mount point");
+      }
+      if (move_mount(tree.get(), "", holding.get(), name.c_str(),
+                     MOVE_MOUNT_F_EMPTY_PATH) != 0) {
+        return cv::ErrnoStatus(errno,
+                               absl::StrCat("gofer: move_mount of ", m.path));
+      }
+      p.fd.reset(fcntl(holding.get(), F_DUPFD_CLOEXEC, 0));
+      if (!p.fd.valid()) return cv::ErrnoStatus(errno, "gofer: dup");
+      p.name = std::move(name);
+    }
+    points.push_back(std::move(p));
+  }
+  return points;
+}
+
 // Leaves the process in a private mount namespace whose root is a recursive
 // clone of `root`, with the old root detached. A clone made with open_tree
 // (rather than bind-mounting the path onto itself) works for any root,
 // including "/" (`runsc do`): a path lookup of "/" never lands on a mount
 // stacked over the current root, but the tree's own fd does.
-absl::Status Confine(const GoferOptions& options) {
+absl::Status Confine(const GoferOptions& options,
+                     std::vector<AttachPoint>* mounts) {
   // Always a fresh namespace: cheap, and nothing done below can then leak
   // into the namespace of whoever started the gofer.
   if (unshare(CLONE_NEWNS) != 0) {
@@ -101,6 +186,9 @@ absl::Status Confine(const GoferOptions& options) {
   if (mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) {
     return cv::ErrnoStatus(errno, "gofer: making / private");
   }
+  // Before the root is moved over its own path: a source below the root
+  // then still names the original.
+  ASSIGN_OR_RETURN(*mounts, CloneMounts(options));
   cv::UniqueFd tree(
       open_tree(AT_FDCWD, options.root.c_str(),
                 OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE));
@@ -181,14 +269,19 @@ absl::Status RunGofer(const GoferOptions& options, cv::UniqueFd sock) {
     return cv::ErrnoStatus(EINVAL, "gofer: no root directory given");
   }
   if (!sock.valid()) return cv::ErrnoStatus(EBADF, "gofer: no socket");
-  RETURN_IF_ERROR(Confine(options));
-  cv::UniqueFd root(open("/", O_PATH | O_DIRECTORY | O_CLOEXEC));
-  if (!root.valid()) return cv::ErrnoStatus(errno, "gofer: open(/)");
+  std::vector<AttachPoint> mounts;
+  RETURN_IF_ERROR(Confine(options, &mounts));
+  std::vector<AttachPoint> points(1);
+  points[0].fd.reset(open("/", O_PATH | O_DIRECTORY | O_CLOEXEC));
+  if (!points[0].fd.valid()) return cv::ErrnoStatus(errno, "gofer: open(/)");
+  points[0].readonly = options.readonly;
+  for (AttachPoint& m : mounts) points.push_back(std::move(m));
   RaiseFdLimit();
   RETURN_IF_ERROR(InstallGoferFilter(sock.get()));
   cv::LogDebug("gofer: serving ", options.root,
-               options.readonly ? " (read-only)" : "");
-  return Serve(std::move(root), options.readonly, sock.get());
+               options.readonly ? " (read-only)" : "", " and ",
+               options.mounts.size(), " extra mount(s)");
+  return Serve(std::move(points), sock.get());
 }
 
 }  // namespace gofer

@@ -8,6 +8,7 @@
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <sys/un.h>
@@ -21,6 +22,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <memory>
 #include <set>
 #include <sstream>
@@ -182,6 +184,16 @@ class ServerThread {
     cv::UniqueFd root_fd(open(root.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
     thread_ = std::thread([this, fd = std::move(root_fd), readonly]() mutable {
       status_ = Serve(std::move(fd), readonly, server_end_.get());
+      server_end_.reset();
+    });
+  }
+  explicit ServerThread(std::vector<AttachPoint> points) {
+    int sv[2];
+    if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0) abort();
+    client_end_.reset(sv[0]);
+    server_end_.reset(sv[1]);
+    thread_ = std::thread([this, points = std::move(points)]() mutable {
+      status_ = Serve(std::move(points), server_end_.get());
       server_end_.reset();
     });
   }
@@ -1197,13 +1209,601 @@ TEST(GoferFilterTest, CreatingFilesIsForbidden) {
     if (!InstallGoferFilter(sv[1]).ok()) _exit(2);
     int fd = openat(AT_FDCWD, "/", O_PATH | O_DIRECTORY | O_CLOEXEC);
     if (fd < 0) _exit(3);
-    // Creating files is not allowed even where the kernel would permit it.
+    // Creating files without O_EXCL (which could open whatever a name
+    // already holds) is not allowed even where the kernel would permit it.
     if (openat(fd, "x", O_CREAT | O_WRONLY, 0600) >= 0) _exit(4);
     _exit(0);  // not reached: the O_CREAT openat traps
   }
   close(sv[1]);
   EXPECT_EQ(WaitExit(pid), kSeccompViolationExit);
   close(sv[0]);
+}
+
+// --- Mutations, statfs and attach points. ---
+
+class MutationTest : public GoferTest {
+ protected:
+  InodeInfo Dir(const std::string& path) {
+    return path.empty() ? root_ : WalkPath(path);
+  }
+  bool Exists(const std::string& rel) {
+    struct stat st;
+    return lstat(tree_.Path(rel).c_str(), &st) == 0;
+  }
+};
+
+TEST_F(MutationTest, CreateMakesOwnsAndOpensAtomically) {
+  InodeInfo dir = Dir("dir");
+  // Mode 0444 and write access: the creator may write whatever the mode.
+  auto c = client_->Create(dir.fid, "new", 0444, 1234, 5678, O_WRONLY);
+  ASSERT_TRUE(c.ok()) << c.status();
+  struct stat host = Lstat(tree_.Path("dir/new"));
+  EXPECT_TRUE(S_ISREG(host.st_mode));
+  EXPECT_EQ(host.st_mode & 07777, 0444u);
+  EXPECT_EQ(host.st_uid, 1234u);
+  EXPECT_EQ(host.st_gid, 5678u);
+  ExpectSameStat(c->inode.stat, host);
+  ExpectSameStat(c->dir, Lstat(tree_.Path("dir")));
+  ASSERT_EQ(write(c->fd.get(), "abc", 3), 3);
+  EXPECT_EQ(fcntl(c->fd.get(), F_GETFL) & O_ACCMODE, O_WRONLY);
+  EXPECT_EQ(Lstat(tree_.Path("dir/new")).st_size, 3);
+  // The fid is the new file.
+  auto st = client_->Stat(c->inode.fid);
+  ASSERT_TRUE(st.ok());
+  EXPECT_EQ(st->st_size, 3);
+  // Set-ID bits survive the chown that follows the creation.
+  auto suid = client_->Create(dir.fid, "suid", 04755, 1, 1, O_RDONLY);
+  ASSERT_TRUE(suid.ok()) << suid.status();
+  EXPECT_EQ(Lstat(tree_.Path("dir/suid")).st_mode & 07777, 04755u);
+}
+
+TEST_F(MutationTest, CreateErrors) {
+  InodeInfo dir = Dir("");
+  EXPECT_EQ(Errno(client_->Create(dir.fid, "hello.txt", 0644, 0, 0, O_RDWR)),
+            EEXIST);
+  // A dangling symlink's name exists: O_EXCL never follows it.
+  auto dangling = client_->Symlink(dir.fid, "dangling", "nowhere", 0, 0);
+  ASSERT_TRUE(dangling.ok()) << dangling.status();
+  EXPECT_EQ(Errno(client_->Create(dir.fid, "dangling", 0644, 0, 0, O_RDWR)),
+            EEXIST);
+  EXPECT_FALSE(Exists("nowhere"));
+  EXPECT_EQ(Errno(client_->Create(dir.fid, "a/b", 0644, 0, 0, O_RDWR)), EINVAL);
+  EXPECT_EQ(Errno(client_->Create(dir.fid, "..", 0644, 0, 0, O_RDWR)), EINVAL);
+  EXPECT_EQ(
+      Errno(client_->Create(dir.fid, "x", 0644, 0, 0, O_RDWR | O_DIRECTORY)),
+      EINVAL);
+  EXPECT_EQ(
+      Errno(client_->Create(dir.fid, "x", 0644, 0, 0, O_RDWR | O_TMPFILE)),
+      EINVAL);
+  EXPECT_FALSE(Exists("x"));
+  InodeInfo file = WalkPath("hello.txt");
+  EXPECT_EQ(Errno(client_->Create(file.fid, "x", 0644, 0, 0, O_RDWR)), ENOTDIR);
+  // Through a symlink to a directory: the fid is the link, never followed.
+  InodeInfo link = WalkPath("dir_link");
+  EXPECT_EQ(Errno(client_->Create(link.fid, "x", 0644, 0, 0, O_RDWR)), ENOTDIR);
+  EXPECT_EQ(Errno(client_->Mkdir(link.fid, "x", 0755, 0, 0)), ENOTDIR);
+  EXPECT_FALSE(Exists("dir/x"));
+}
+
+TEST_F(MutationTest, MkdirMknodSymlink) {
+  InodeInfo dir = Dir("dir");
+  auto d = client_->Mkdir(dir.fid, "newdir", 01777, 42, 43);
+  ASSERT_TRUE(d.ok()) << d.status();
+  struct stat host = Lstat(tree_.Path("dir/newdir"));
+  EXPECT_TRUE(S_ISDIR(host.st_mode));
+  EXPECT_EQ(host.st_mode & 07777, 01777u);
+  EXPECT_EQ(host.st_uid, 42u);
+  ExpectSameStat(d->inode.stat, host);
+  EXPECT_EQ(d->dir.st_nlink, Lstat(tree_.Path("dir")).st_nlink);
+  EXPECT_EQ(Errno(client_->Mkdir(dir.fid, "newdir", 0755, 0, 0)), EEXIST);
+  // The new directory's fid works for walks and further creation.
+  auto inner = client_->Mkdir(d->inode.fid, "inner", 0700, 0, 0);
+  ASSERT_TRUE(inner.ok()) << inner.status();
+  EXPECT_TRUE(Exists("dir/newdir/inner"));
+
+  auto fifo = client_->Mknod(dir.fid, "fifo", S_IFIFO | 0640, 7, 8);
+  ASSERT_TRUE(fifo.ok()) << fifo.status();
+  host = Lstat(tree_.Path("dir/fifo"));
+  EXPECT_TRUE(S_ISFIFO(host.st_mode));
+  EXPECT_EQ(host.st_mode & 07777, 0640u);
+  EXPECT_EQ(host.st_gid, 8u);
+  auto sock = client_->Mknod(dir.fid, "sock", S_IFSOCK | 0600, 0, 0);
+  ASSERT_TRUE(sock.ok()) << sock.status();
+  EXPECT_TRUE(S_ISSOCK(Lstat(tree_.Path("dir/sock")).st_mode));
+  auto reg = client_->Mknod(dir.fid, "reg", 0600, 0, 0);  // type 0: regular
+  ASSERT_TRUE(reg.ok()) << reg.status();
+  EXPECT_TRUE(S_ISREG(Lstat(tree_.Path("dir/reg")).st_mode));
+  EXPECT_EQ(Errno(client_->Mknod(dir.fid, "null", S_IFCHR | 0666, 0, 0)),
+            EPERM);
+  EXPECT_EQ(Errno(client_->Mknod(dir.fid, "blk", S_IFBLK | 0666, 0, 0)), EPERM);
+  EXPECT_EQ(Errno(client_->Mknod(dir.fid, "d", S_IFDIR | 0755, 0, 0)), EPERM);
+  EXPECT_FALSE(Exists("dir/null"));
+  EXPECT_EQ(Errno(client_->Mknod(dir.fid, "fifo", S_IFIFO | 0600, 0, 0)),
+            EEXIST);
+
+  auto link = client_->Symlink(dir.fid, "sym", "../../etc/shadow", 5, 6);
+  ASSERT_TRUE(link.ok()) << link.status();
+  host = Lstat(tree_.Path("dir/sym"));
+  EXPECT_TRUE(S_ISLNK(host.st_mode));
+  EXPECT_EQ(host.st_uid, 5u);
+  EXPECT_EQ(host.st_gid, 6u);
+  auto target = client_->Readlink(link->inode.fid);
+  ASSERT_TRUE(target.ok());
+  EXPECT_EQ(*target, "../../etc/shadow");
+  EXPECT_EQ(Errno(client_->Symlink(dir.fid, "sym", "x", 0, 0)), EEXIST);
+  EXPECT_EQ(Errno(client_->Symlink(dir.fid, "empty", "", 0, 0)), ENOENT);
+  EXPECT_EQ(Errno(client_->Symlink(dir.fid, "a/b", "x", 0, 0)), EINVAL);
+
+  // In a removed directory.
+  ASSERT_EQ(rmdir(tree_.Path("dir/newdir/inner").c_str()), 0);
+  EXPECT_EQ(Errno(client_->Mkdir(inner->inode.fid, "x", 0755, 0, 0)), ENOENT);
+}
+
+TEST_F(MutationTest, LinkAndUnlink) {
+  InodeInfo root = Dir("");
+  InodeInfo file = WalkPath("dir/file2");
+  auto l = client_->Link(file.fid, root.fid, "hard");
+  ASSERT_TRUE(l.ok()) << l.status();
+  EXPECT_EQ(Lstat(tree_.Path("hard")).st_ino, file.stat.st_ino);
+  EXPECT_EQ(l->target.st_nlink, 2u);
+  ExpectSameStat(l->dir, Lstat(tree_.Path("")));
+  EXPECT_EQ(Errno(client_->Link(file.fid, root.fid, "hello.txt")), EEXIST);
+  EXPECT_EQ(Errno(client_->Link(WalkPath("dir").fid, root.fid, "d2")), EPERM);
+  EXPECT_EQ(Errno(client_->Link(file.fid, root.fid, "a/b")), EINVAL);
+  // A symlink is linked itself, not its target.
+  InodeInfo sym = WalkPath("abs_link");
+  ASSERT_TRUE(client_->Link(sym.fid, root.fid, "sym2").ok());
+  EXPECT_TRUE(S_ISLNK(Lstat(tree_.Path("sym2")).st_mode));
+
+  auto u = client_->Unlink(root.fid, "hard", 0);
+  ASSERT_TRUE(u.ok()) << u.status();
+  EXPECT_FALSE(Exists("hard"));
+  ASSERT_TRUE(u->victim.has_value());
+  EXPECT_EQ(u->victim->st_nlink, 1u);
+  EXPECT_EQ(u->victim->st_ino, file.stat.st_ino);
+  ExpectSameStat(u->dir, Lstat(tree_.Path("")));
+  EXPECT_EQ(Errno(client_->Unlink(root.fid, "hard", 0)), ENOENT);
+  EXPECT_EQ(Errno(client_->Unlink(root.fid, "dir", 0)), EISDIR);
+  EXPECT_EQ(Errno(client_->Unlink(root.fid, "dir", AT_REMOVEDIR)), ENOTEMPTY);
+  EXPECT_EQ(Errno(client_->Unlink(root.fid, "hello.txt", AT_REMOVEDIR)),
+            ENOTDIR);
+  EXPECT_EQ(Errno(client_->Unlink(root.fid, "hello.txt", 0x1000)), EINVAL);
+  EXPECT_EQ(Errno(client_->Unlink(root.fid, "dir/file2", 0)), EINVAL);
+  // Removing a symlink to a directory removes the link only.
+  ASSERT_TRUE(client_->Unlink(root.fid, "dir_link", 0).ok());
+  EXPECT_FALSE(Exists("dir_link"));
+  EXPECT_TRUE(Exists("dir/file2"));
+  ASSERT_TRUE(client_->Mkdir(root.fid, "gone", 0755, 0, 0).ok());
+  ASSERT_TRUE(client_->Unlink(root.fid, "gone", AT_REMOVEDIR).ok());
+  EXPECT_FALSE(Exists("gone"));
+  // A removed file cannot be linked back in.
+  InodeInfo sub = WalkPath("dir/sub/deep.txt");
+  ASSERT_TRUE(client_->Unlink(WalkPath("dir/sub").fid, "deep.txt", 0).ok());
+  EXPECT_EQ(Errno(client_->Link(sub.fid, root.fid, "back")), ENOENT);
+}
+
+TEST_F(MutationTest, Rename) {
+  InodeInfo root = Dir("");
+  InodeInfo dir = Dir("dir");
+  InodeInfo hello = WalkPath("hello.txt");
+  auto r = client_->Rename(root.fid, "hello.txt", dir.fid, "moved", 0);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_FALSE(Exists("hello.txt"));
+  EXPECT_EQ(Lstat(tree_.Path("dir/moved")).st_ino, hello.stat.st_ino);
+  ExpectSameStat(r->old_dir, Lstat(tree_.Path("")));
+  ExpectSameStat(r->new_dir, Lstat(tree_.Path("dir")));
+  ASSERT_TRUE(r->moved.has_value());
+  EXPECT_EQ(r->moved->st_ino, hello.stat.st_ino);
+  EXPECT_FALSE(r->replaced.has_value());
+  // The old fid still opens the file under its new name.
+  auto fd = client_->Open(hello.fid, O_RDWR);
+  ASSERT_TRUE(fd.ok()) << fd.status();
+  EXPECT_EQ(ReadAll(fd->get()), kHello);
+
+  // Replacing: the replaced file's link count is reported.
+  InodeInfo file2 = WalkPath("dir/file2");
+  r = client_->Rename(dir.fid, "moved", dir.fid, "file2", 0);
+  ASSERT_TRUE(r.ok()) << r.status();
+  ASSERT_TRUE(r->replaced.has_value());
+  EXPECT_EQ(r->replaced->st_ino, file2.stat.st_ino);
+  EXPECT_EQ(r->replaced->st_nlink, 0u);
+
+  WriteFile(tree_.Path("a"), "A");
+  WriteFile(tree_.Path("b"), "B");
+  InodeInfo a = WalkPath("a");
+  InodeInfo b = WalkPath("b");
+  EXPECT_EQ(
+      Errno(client_->Rename(root.fid, "a", root.fid, "b", RENAME_NOREPLACE)),
+      EEXIST);
+  ASSERT_TRUE(
+      client_->Rename(root.fid, "a", root.fid, "b", RENAME_EXCHANGE).ok());
+  EXPECT_EQ(Lstat(tree_.Path("a")).st_ino, b.stat.st_ino);
+  // Both fids follow the exchange.
+  fd = client_->Open(a.fid, O_RDONLY);
+  ASSERT_TRUE(fd.ok()) << fd.status();
+  EXPECT_EQ(ReadAll(fd->get()), "A");
+  fd = client_->Open(b.fid, O_RDONLY);
+  ASSERT_TRUE(fd.ok()) << fd.status();
+  EXPECT_EQ(ReadAll(fd->get()), "B");
+
+  EXPECT_EQ(Errno(client_->Rename(root.fid, "nope", root.fid, "x", 0)), ENOENT);
+  EXPECT_EQ(
+      Errno(client_->Rename(root.fid, "a", root.fid, "x", RENAME_EXCHANGE)),
+      ENOENT);
+  ASSERT_TRUE(client_->Mkdir(root.fid, "empty", 0755, 0, 0).ok());
+  EXPECT_EQ(Errno(client_->Rename(root.fid, "empty", root.fid, "dir", 0)),
+            ENOTEMPTY);
+  EXPECT_EQ(Errno(client_->Rename(root.fid, "a", root.fid, "x/y", 0)), EINVAL);
+  EXPECT_EQ(Errno(client_->Rename(root.fid, "a", root.fid, "x",
+                                  RENAME_EXCHANGE | RENAME_NOREPLACE)),
+            EINVAL);
+}
+
+TEST_F(MutationTest, SetAttr) {
+  InodeInfo file = WalkPath("dir/file2");
+  SetAttrArgs args;
+  args.mask = SetAttrArgs::kMode;
+  args.mode = 0604;
+  auto st = client_->SetAttr(file.fid, args);
+  ASSERT_TRUE(st.ok()) << st.status();
+  EXPECT_EQ(Lstat(tree_.Path("dir/file2")).st_mode & 07777, 0604u);
+  ExpectSameStat(*st, Lstat(tree_.Path("dir/file2")));
+
+  args.mask = SetAttrArgs::kUid | SetAttrArgs::kGid;
+  args.uid = 99;
+  args.gid = 98;
+  ASSERT_TRUE(client_->SetAttr(file.fid, args).ok());
+  EXPECT_EQ(Lstat(tree_.Path("dir/file2")).st_uid, 99u);
+  EXPECT_EQ(Lstat(tree_.Path("dir/file2")).st_gid, 98u);
+
+  args.mask = SetAttrArgs::kSize;
+  args.size = 10000;
+  st = client_->SetAttr(file.fid, args);
+  ASSERT_TRUE(st.ok()) << st.status();
+  EXPECT_EQ(st->st_size, 10000);
+  EXPECT_EQ(Lstat(tree_.Path("dir/file2")).st_size, 10000);
+
+  args.mask = SetAttrArgs::kAtime | SetAttrArgs::kMtime;
+  args.atime = {1000, 5};
+  args.mtime = {2000, 6};
+  st = client_->SetAttr(file.fid, args);
+  ASSERT_TRUE(st.ok()) << st.status();
+  struct stat host = Lstat(tree_.Path("dir/file2"));
+  EXPECT_EQ(host.st_atim.tv_sec, 1000);
+  EXPECT_EQ(host.st_atim.tv_nsec, 5);
+  EXPECT_EQ(host.st_mtim.tv_sec, 2000);
+  EXPECT_EQ(host.st_mtim.tv_nsec, 6);
+  // Only mtime: atime stays.
+  args.mask = SetAttrArgs::kMtime;
+  args.mtime = {3000, 0};
+  ASSERT_TRUE(client_->SetAttr(file.fid, args).ok());
+  EXPECT_EQ(Lstat(tree_.Path("dir/file2")).st_atim.tv_sec, 1000);
+  EXPECT_EQ(Lstat(tree_.Path("dir/file2")).st_mtim.tv_sec, 3000);
+
+  // Set-ID bits cleared on request.
+  args.mask = SetAttrArgs::kMode;
+  args.mode = 06755;
+  ASSERT_TRUE(client_->SetAttr(file.fid, args).ok());
+  args.mask = SetAttrArgs::kKillSuid;
+  ASSERT_TRUE(client_->SetAttr(file.fid, args).ok());
+  EXPECT_EQ(Lstat(tree_.Path("dir/file2")).st_mode & 07777, 0755u);
+
+  // A symlink: owner and times of the link itself; its target untouched.
+  InodeInfo link = WalkPath("abs_link");
+  struct stat before = Lstat(tree_.Path("etc/passwd"));
+  args.mask = SetAttrArgs::kUid | SetAttrArgs::kMtime;
+  args.uid = 77;
+  args.mtime = {4000, 0};
+  ASSERT_TRUE(client_->SetAttr(link.fid, args).ok());
+  EXPECT_EQ(Lstat(tree_.Path("abs_link")).st_uid, 77u);
+  EXPECT_EQ(Lstat(tree_.Path("abs_link")).st_mtim.tv_sec, 4000);
+  ExpectSameStat(Lstat(tree_.Path("etc/passwd")), before);
+  args.mask = SetAttrArgs::kMode;
+  EXPECT_EQ(Errno(client_->SetAttr(link.fid, args)), EOPNOTSUPP);
+  args.mask = SetAttrArgs::kSize;
+  EXPECT_EQ(Errno(client_->SetAttr(link.fid, args)), EINVAL);
+  // A directory.
+  InodeInfo dir = WalkPath("dir");
+  EXPECT_EQ(Errno(client_->SetAttr(dir.fid, args)), EISDIR);
+  args.mask = SetAttrArgs::kMode;
+  args.mode = 0711;
+  ASSERT_TRUE(client_->SetAttr(dir.fid, args).ok());
+  EXPECT_EQ(Lstat(tree_.Path("dir")).st_mode & 07777, 0711u);
+  args.mask = SetAttrArgs::kMtime;
+  args.mtime = {0, 1000000000};
+  EXPECT_EQ(Errno(client_->SetAttr(dir.fid, args)), EINVAL);
+  // A file replaced on the host since the walk is not truncated.
+  InodeInfo deep = WalkPath("dir/sub/deep.txt");
+  ASSERT_EQ(unlink(tree_.Path("dir/sub/deep.txt").c_str()), 0);
+  WriteFile(tree_.Path("dir/sub/deep.txt"), "other");
+  args.mask = SetAttrArgs::kSize;
+  args.size = 0;
+  EXPECT_EQ(Errno(client_->SetAttr(deep.fid, args)), ESTALE);
+  EXPECT_EQ(Lstat(tree_.Path("dir/sub/deep.txt")).st_size, 5);
+}
+
+TEST_F(MutationTest, StatFs) {
+  auto sfs = client_->StatFs(root_.fid);
+  ASSERT_TRUE(sfs.ok()) << sfs.status();
+  struct statfs want;
+  ASSERT_EQ(statfs(tree_.root().c_str(), &want), 0);
+  EXPECT_EQ(sfs->f_type, want.f_type);
+  EXPECT_EQ(sfs->f_bsize, want.f_bsize);
+  EXPECT_EQ(sfs->f_blocks, want.f_blocks);
+  EXPECT_EQ(sfs->f_files, want.f_files);
+  EXPECT_EQ(sfs->f_namelen, want.f_namelen);
+  EXPECT_EQ(memcmp(&sfs->f_fsid, &want.f_fsid, sizeof want.f_fsid), 0);
+  EXPECT_EQ(Errno(client_->StatFs(987654)), EBADF);
+}
+
+class ReadonlyMutationTest : public MutationTest {
+ protected:
+  void SetUp() override { Start(/*readonly=*/true); }
+};
+
+TEST_F(ReadonlyMutationTest, EveryMutationIsErofs) {
+  InodeInfo root = Dir("");
+  InodeInfo file = WalkPath("hello.txt");
+  EXPECT_EQ(Errno(client_->Create(root.fid, "x", 0644, 0, 0, O_RDWR)), EROFS);
+  EXPECT_EQ(Errno(client_->Mkdir(root.fid, "x", 0755, 0, 0)), EROFS);
+  EXPECT_EQ(Errno(client_->Mknod(root.fid, "x", S_IFIFO | 0644, 0, 0)), EROFS);
+  EXPECT_EQ(Errno(client_->Symlink(root.fid, "x", "y", 0, 0)), EROFS);
+  EXPECT_EQ(Errno(client_->Link(file.fid, root.fid, "x")), EROFS);
+  EXPECT_EQ(Errno(client_->Unlink(root.fid, "hello.txt", 0)), EROFS);
+  EXPECT_EQ(Errno(client_->Rename(root.fid, "hello.txt", root.fid, "x", 0)),
+            EROFS);
+  SetAttrArgs args;
+  args.mask = SetAttrArgs::kMode;
+  args.mode = 0600;
+  EXPECT_EQ(Errno(client_->SetAttr(file.fid, args)), EROFS);
+  EXPECT_FALSE(Exists("x"));
+  EXPECT_TRUE(Exists("hello.txt"));
+  EXPECT_EQ(Lstat(tree_.Path("hello.txt")).st_mode & 07777, 0644u);
+  // Reading is fine, and so is statfs.
+  EXPECT_TRUE(client_->StatFs(file.fid).ok());
+  EXPECT_TRUE(client_->Open(file.fid, O_RDONLY).ok());
+}
+
+// Attach points: 0 the tree (writable), 1 a file in it (writable), 2 the
+// "etc" directory (read-only), 3 a file (read-only), 4 "dir/sub" (writable).
+class AttachPointTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::vector<AttachPoint> points(5);
+    points[0].fd.reset(open(tree_.root().c_str(), O_PATH | O_DIRECTORY));
+    points[1].fd.reset(open(tree_.Path("dir").c_str(), O_PATH | O_DIRECTORY));
+    points[1].name = "file2";
+    points[2].fd.reset(open(tree_.Path("etc").c_str(), O_PATH | O_DIRECTORY));
+    points[2].readonly = true;
+    points[3].fd.reset(open(tree_.root().c_str(), O_PATH | O_DIRECTORY));
+    points[3].name = "hello.txt";
+    points[3].readonly = true;
+    points[4].fd.reset(
+        open(tree_.Path("dir/sub").c_str(), O_PATH | O_DIRECTORY));
+    server_ = std::make_unique<ServerThread>(std::move(points));
+    client_ = std::make_unique<Client>(server_->TakeClientEnd());
+  }
+  void TearDown() override {
+    client_.reset();
+    EXPECT_TRUE(server_->Join().ok());
+  }
+
+  TempTree tree_;
+  std::unique_ptr<ServerThread> server_;
+  std::unique_ptr<Client> client_;
+};
+
+TEST_F(AttachPointTest, EachAttachPointHasItsRootAndFlag) {
+  auto root = client_->Attach(0);
+  ASSERT_TRUE(root.ok()) << root.status();
+  EXPECT_EQ(root->stat.st_ino, Lstat(tree_.root()).st_ino);
+  EXPECT_EQ(Errno(client_->Attach(5)), ENOENT);
+  EXPECT_EQ(Errno(client_->Attach(0xffffffff)), ENOENT);
+
+  // A file attach point: its inode, opened read-write, truncated.
+  auto file = client_->Attach(1);
+  ASSERT_TRUE(file.ok()) << file.status();
+  ExpectSameStat(file->stat, Lstat(tree_.Path("dir/file2")));
+  auto fd = client_->Open(file->fid, O_RDWR | O_APPEND);
+  ASSERT_TRUE(fd.ok()) << fd.status();
+  EXPECT_EQ(ReadAll(fd->get()), "two");
+  ASSERT_EQ(write(fd->get(), "!", 1), 1);
+  SetAttrArgs args;
+  args.mask = SetAttrArgs::kSize;
+  args.size = 2;
+  auto st = client_->SetAttr(file->fid, args);
+  ASSERT_TRUE(st.ok()) << st.status();
+  EXPECT_EQ(st->st_size, 2);
+  auto walk = client_->Walk(file->fid, {"x"});
+  ASSERT_TRUE(walk.ok());
+  EXPECT_EQ(walk->stop_errno, ENOTDIR);
+  EXPECT_EQ(Errno(client_->Mkdir(file->fid, "x", 0755, 0, 0)), ENOTDIR);
+  auto sfs = client_->StatFs(file->fid);
+  EXPECT_TRUE(sfs.ok()) << sfs.status();
+
+  // A read-only directory attach point: reads work, changes are EROFS, and
+  // fids walked from it inherit the flag.
+  auto etc = client_->Attach(2);
+  ASSERT_TRUE(etc.ok()) << etc.status();
+  EXPECT_EQ(etc->stat.st_ino, Lstat(tree_.Path("etc")).st_ino);
+  EXPECT_EQ(Errno(client_->Mkdir(etc->fid, "x", 0755, 0, 0)), EROFS);
+  auto passwd = client_->Walk(etc->fid, {"passwd"});
+  ASSERT_TRUE(passwd.ok());
+  ASSERT_EQ(passwd->inodes.size(), 1u);
+  EXPECT_EQ(Errno(client_->Open(passwd->inodes[0].fid, O_WRONLY)), EROFS);
+  EXPECT_EQ(Errno(client_->SetAttr(passwd->inodes[0].fid, args)), EROFS);
+  fd = client_->Open(passwd->inodes[0].fid, O_RDONLY);
+  ASSERT_TRUE(fd.ok());
+  EXPECT_EQ(ReadAll(fd->get()), kFakePasswd);
+  // The same directory through the writable root is writable.
+  auto etc_rw = client_->Walk(root->fid, {"etc"});
+  ASSERT_TRUE(etc_rw.ok());
+  ASSERT_TRUE(client_->Mkdir(etc_rw->inodes[0].fid, "x", 0755, 0, 0).ok());
+  // Renames and links never cross attach points, even on one host fs.
+  auto sub = client_->Attach(4);
+  ASSERT_TRUE(sub.ok()) << sub.status();
+  EXPECT_EQ(
+      Errno(client_->Rename(etc_rw->inodes[0].fid, "x", sub->fid, "y", 0)),
+      EXDEV);
+  EXPECT_EQ(Errno(client_->Rename(etc->fid, "passwd", root->fid, "y", 0)),
+            EROFS);
+  EXPECT_TRUE(Lstat(tree_.Path("etc/x")).st_ino != 0);
+  EXPECT_EQ(Errno(client_->Link(passwd->inodes[0].fid, root->fid, "p")), EXDEV);
+
+  // A read-only file attach point.
+  auto hello = client_->Attach(3);
+  ASSERT_TRUE(hello.ok()) << hello.status();
+  EXPECT_EQ(Errno(client_->Open(hello->fid, O_RDWR)), EROFS);
+  EXPECT_EQ(Errno(client_->Open(hello->fid, O_RDONLY | O_TRUNC)), EROFS);
+  fd = client_->Open(hello->fid, O_RDONLY);
+  ASSERT_TRUE(fd.ok()) << fd.status();
+  EXPECT_EQ(ReadAll(fd->get()), kHello);
+}
+
+TEST(GoferServeTest, BadAttachPoints) {
+  TempTree tree;
+  int sv[2];
+  ASSERT_EQ(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv), 0);
+  cv::UniqueFd a(sv[0]), b(sv[1]);
+  EXPECT_EQ(Errno(Serve(std::vector<AttachPoint>{}, sv[1])), EINVAL);
+  std::vector<AttachPoint> points(1);
+  points[0].fd.reset(open(tree.root().c_str(), O_PATH | O_DIRECTORY));
+  points[0].name = "../hello.txt";
+  EXPECT_EQ(Errno(Serve(std::move(points), sv[1])), EINVAL);
+  points.resize(1);
+  points[0].fd.reset(open(tree.root().c_str(), O_PATH | O_DIRECTORY));
+  points[0].name = "missing";
+  EXPECT_EQ(Errno(Serve(std::move(points), sv[1])), ENOENT);
+}
+
+TEST(RunGoferTest, MountsAndMutationsUnderSeccomp) {
+  TempTree tree;
+  TempTree other;  // the bind mount sources
+  GoferOptions options;
+  options.root = tree.root();
+  options.mounts.push_back({other.Path("dir"), /*readonly=*/true});
+  options.mounts.push_back({other.Path("hello.txt"), /*readonly=*/false});
+  options.mounts.push_back({other.Path("etc/passwd"), /*readonly=*/true});
+  ChildGofer g = SpawnGofer(options);
+  Client& client = *g.client;
+  auto root = client.Attach(0);
+  ASSERT_TRUE(root.ok()) << root.status();
+
+  // Every mutation, under the filter (a forbidden call kills the gofer).
+  auto c = client.Create(root->fid, "created", 0600, 10, 20, O_RDWR);
+  ASSERT_TRUE(c.ok()) << c.status();
+  ASSERT_EQ(write(c->fd.get(), "data", 4), 4);
+  EXPECT_EQ(Lstat(tree.Path("created")).st_size, 4);
+  EXPECT_EQ(Lstat(tree.Path("created")).st_uid, 10u);
+  ASSERT_TRUE(client.Mkdir(root->fid, "d", 0700, 0, 0).ok());
+  ASSERT_TRUE(client.Mknod(root->fid, "p", S_IFIFO | 0600, 0, 0).ok());
+  ASSERT_TRUE(client.Mknod(root->fid, "s", S_IFSOCK | 0600, 0, 0).ok());
+  EXPECT_EQ(Errno(client.Mknod(root->fid, "n", S_IFCHR | 0600, 0, 0)), EPERM);
+  ASSERT_TRUE(client.Symlink(root->fid, "l", "/etc/passwd", 0, 0).ok());
+  ASSERT_TRUE(client.Link(c->inode.fid, root->fid, "created2").ok());
+  ASSERT_TRUE(client.Unlink(root->fid, "created2", 0).ok());
+  ASSERT_TRUE(
+      client.Rename(root->fid, "created", root->fid, "renamed", 0).ok());
+  ASSERT_TRUE(
+      client.Rename(root->fid, "renamed", root->fid, "l", RENAME_EXCHANGE)
+          .ok());
+  SetAttrArgs args;
+  args.mask = SetAttrArgs::kMode | SetAttrArgs::kUid | SetAttrArgs::kSize |
+              SetAttrArgs::kAtime | SetAttrArgs::kMtime;
+  args.mode = 0640;
+  args.uid = 3;
+  args.size = 1;
+  args.atime = {100, 0};
+  args.mtime = {200, 0};
+  ASSERT_TRUE(client.SetAttr(c->inode.fid, args).ok());
+  struct stat st = Lstat(tree.Path("l"));  // the created file, exchanged
+  EXPECT_EQ(st.st_mode & 07777, 0640u);
+  EXPECT_EQ(st.st_size, 1);
+  EXPECT_EQ(st.st_mtim.tv_sec, 200);
+  ASSERT_TRUE(client.Unlink(root->fid, "d", AT_REMOVEDIR).ok());
+  EXPECT_TRUE(client.StatFs(root->fid).ok());
+
+  // The read-only directory mount.
+  auto dir = client.Attach(1);
+  ASSERT_TRUE(dir.ok()) << dir.status();
+  EXPECT_EQ(dir->stat.st_ino, Lstat(other.Path("dir")).st_ino);
+  EXPECT_EQ(Errno(client.Mkdir(dir->fid, "x", 0755, 0, 0)), EROFS);
+  auto f2 = ResolveLikeSentry(client, dir->fid, {"file2"});
+  ASSERT_TRUE(f2.ok()) << f2.status();
+  auto fd = client.Open(f2->fid, O_RDONLY);
+  ASSERT_TRUE(fd.ok()) << fd.status();
+  EXPECT_EQ(ReadAll(fd->get()), "two");
+  EXPECT_EQ(Errno(client.Open(f2->fid, O_WRONLY)), EROFS);
+
+  // The writable file mount: the file itself, and writes reach the host.
+  auto hello = client.Attach(2);
+  ASSERT_TRUE(hello.ok()) << hello.status();
+  EXPECT_TRUE(S_ISREG(hello->stat.st_mode));
+  EXPECT_EQ(hello->stat.st_ino, Lstat(other.Path("hello.txt")).st_ino);
+  fd = client.Open(hello->fid, O_RDWR | O_TRUNC);
+  ASSERT_TRUE(fd.ok()) << fd.status();
+  ASSERT_EQ(write(fd->get(), "new", 3), 3);
+  std::ifstream in(other.Path("hello.txt"));
+  std::string content((std::istreambuf_iterator<char>(in)),
+                      std::istreambuf_iterator<char>());
+  EXPECT_EQ(content, "new");
+  args.mask = SetAttrArgs::kSize;
+  args.size = 1;
+  ASSERT_TRUE(client.SetAttr(hello->fid, args).ok());
+  EXPECT_EQ(Lstat(other.Path("hello.txt")).st_size, 1);
+
+  // The read-only file mount.
+  auto passwd = client.Attach(3);
+  ASSERT_TRUE(passwd.ok()) << passwd.status();
+  EXPECT_EQ(Errno(client.Open(passwd->fid, O_WRONLY)), EROFS);
+  fd = client.Open(passwd->fid, O_RDONLY);
+  ASSERT_TRUE(fd.ok()) << fd.status();
+  EXPECT_EQ(ReadAll(fd->get()), kFakePasswd);
+  EXPECT_EQ(Errno(client.Attach(4)), ENOENT);
+
+  EXPECT_TRUE(client.Stat(root->fid).ok());
+  g.client.reset();
+  EXPECT_EQ(WaitExit(g.pid), 0);
+}
+
+TEST(RunGoferTest, MissingMountSourceFails) {
+  TempTree tree;
+  GoferOptions options;
+  options.root = tree.root();
+  options.mounts.push_back({tree.Path("does-not-exist"), false});
+  ChildGofer g = SpawnGofer(options);
+  EXPECT_EQ(Errno(g.client->Attach()), EIO);
+  g.client.reset();
+  EXPECT_EQ(WaitExit(g.pid), 1);
+}
+
+TEST(GoferFilterTest, DeviceNodesAreForbidden) {
+  if (!kFilterEnforced) GTEST_SKIP() << "sanitizer build: filter not enforced";
+  char tmpl[] = "/tmp/gofer_filter.XXXXXX";
+  ASSERT_NE(mkdtemp(tmpl), nullptr);
+  std::string dir = tmpl;
+  int sv[2];
+  ASSERT_EQ(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv), 0);
+  pid_t pid = fork();
+  if (pid == 0) {
+    int fd = open(dir.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0 || !InstallGoferFilter(sv[1]).ok()) _exit(2);
+    // What the gofer does is allowed...
+    if (mknodat(fd, "fifo", S_IFIFO | 0600, 0) != 0) _exit(3);
+    int f = openat(fd, "f", O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0600);
+    if (f < 0) _exit(4);
+    // ...a device node is not, even for root.
+    mknodat(fd, "null", S_IFCHR | 0600, makedev(1, 3));
+    _exit(0);  // not reached
+  }
+  close(sv[1]);
+  EXPECT_EQ(WaitExit(pid), kSeccompViolationExit);
+  struct stat st;
+  EXPECT_EQ(lstat((dir + "/fifo").c_str(), &st), 0);
+  EXPECT_EQ(lstat((dir + "/f").c_str(), &st), 0);
+  EXPECT_NE(lstat((dir + "/null").c_str(), &st), 0);
+  close(sv[0]);
+  std::filesystem::remove_all(dir);
 }
 
 }  // namespace

@@ -22,6 +22,10 @@ absl::StatusOr<std::unique_ptr<Platform>> Platform::Create(
       absl::StrCat("unknown platform \"", name, "\" (supported: ptrace)"));
 }
 
+absl::StatusOr<int> Context::ImportFd(int) {
+  return absl::UnimplementedError("this platform cannot import fds");
+}
+
 namespace {
 
 // The execve FP state sized from CPUID: the XSAVE area for the features

@@ -136,6 +136,14 @@ class Context {
                                 uint64_t a2 = 0, uint64_t a3 = 0,
                                 uint64_t a4 = 0, uint64_t a5 = 0) = 0;
 
+  // Puts a duplicate of the sentry's host fd `host_fd` into the stub
+  // process's own fd table and returns its number there, so that an injected
+  // mmap can map the file itself (MAP_SHARED files, shared memory). The
+  // caller closes it with an injected close once mapped; fork children of
+  // the stub inherit whatever is open at the time. Owner thread only; the
+  // context must not be running.
+  virtual absl::StatusOr<int> ImportFd(int host_fd);
+
   // Extended register state of the stub thread. Owner thread only.
   // SetFpState takes a state in the format GetFpState returns (its size must
   // match); a new thread or fork child starts with its creator's FP state, a

@@ -11,7 +11,7 @@ namespace {
 
 using nlohmann::json;
 
-constexpr int kVersion = 2;
+constexpr int kVersion = 3;
 
 // JSON strings must be UTF-8, but argv, env and paths are bytes (`runsc do`
 // passes the caller's own). A string that is not valid UTF-8 travels as
@@ -87,6 +87,8 @@ std::string BootRequestToJson(const BootRequest& request) {
                        {"inheritable", c.capabilities.inheritable},
                        {"bounding", c.capabilities.bounding},
                        {"ambient", c.capabilities.ambient}};
+  j["no_new_privileges"] = c.no_new_privs;
+  j["umask"] = c.umask;
   j["hostname"] = Str(c.hostname);
   j["rlimits"] = json::array();
   for (const sentry::Rlimit& r : c.rlimits) {
@@ -96,6 +98,7 @@ std::string BootRequestToJson(const BootRequest& request) {
   j["platform"] = c.platform;
   j["strace"] = c.strace;
   j["root_readonly"] = c.root_readonly;
+  j["overlay"] = c.overlay;
   j["network"] = request.network;
   j["mounts"] = json::array();
   for (const SpecMount& m : request.mounts) {
@@ -134,6 +137,8 @@ absl::StatusOr<BootRequest> BootRequestFromJson(absl::string_view text) {
     c.capabilities.inheritable = GetMask(caps.at("inheritable"));
     c.capabilities.bounding = GetMask(caps.at("bounding"));
     c.capabilities.ambient = GetMask(caps.at("ambient"));
+    c.no_new_privs = j.at("no_new_privileges").get<bool>();
+    c.umask = j.at("umask").get<uint32_t>() & 0777;
     c.hostname = GetStr(j.at("hostname"));
     for (const json& r : j.at("rlimits")) {
       c.rlimits.push_back({r.at("resource").get<int>(),
@@ -143,6 +148,7 @@ absl::StatusOr<BootRequest> BootRequestFromJson(absl::string_view text) {
     c.platform = j.at("platform").get<std::string>();
     c.strace = j.at("strace").get<bool>();
     c.root_readonly = j.at("root_readonly").get<bool>();
+    c.overlay = j.at("overlay").get<bool>();
     request.network = j.at("network").get<std::string>();
     for (const json& m : j.at("mounts")) {
       SpecMount mount;

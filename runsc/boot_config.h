@@ -24,15 +24,16 @@ struct BootRequest {
   std::vector<SpecMount> mounts;
 };
 
-// Schema (version 2), all keys always present. A "str" that is not valid
+// Schema (version 3), all keys always present. A "str" that is not valid
 // UTF-8 is written as {"base64":"..."}. Capability sets are masks, bit N =
 // capability N.
 // {"version":2, "id":str, "argv":[str], "env":[str], "cwd":str, "uid":u32,
 //  "gid":u32, "additional_gids":[u32],
 //  "capabilities":{"effective":u64, "permitted":u64, "inheritable":u64,
-//                  "bounding":u64, "ambient":u64}, "hostname":str,
+//                  "bounding":u64, "ambient":u64}, "no_new_privileges":bool,
+//  "umask":u32, "hostname":str,
 //  "rlimits":[{"resource":int,"soft":u64,"hard":u64}], "platform":str,
-//  "strace":bool, "root_readonly":bool, "network":str,
+//  "strace":bool, "root_readonly":bool, "overlay":bool, "network":str,
 //  "mounts":[{"kind":str,"destination":str,"type":str,"source":str,
 //             "options":[str]}]}
 std::string BootRequestToJson(const BootRequest& request);

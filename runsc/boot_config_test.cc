@@ -32,6 +32,9 @@ BootRequest Sample() {
   c.platform = "ptrace";
   c.strace = true;
   c.root_readonly = true;
+  c.overlay = true;
+  c.no_new_privs = true;
+  c.umask = 027;
   c.gofer_fd = 99;  // not serialized
   SpecMount m;
   m.kind = MountKind::kTmpfs;
@@ -70,6 +73,9 @@ TEST(BootConfigTest, RoundTrip) {
   EXPECT_EQ(c.platform, "ptrace");
   EXPECT_TRUE(c.strace);
   EXPECT_TRUE(c.root_readonly);
+  EXPECT_TRUE(c.overlay);
+  EXPECT_TRUE(c.no_new_privs);
+  EXPECT_EQ(c.umask, 027u);
   EXPECT_EQ(c.gofer_fd, -1);  // fds come from the command line
   ASSERT_EQ(r->mounts.size(), 1u);
   EXPECT_EQ(r->mounts[0].kind, MountKind::kTmpfs);
@@ -79,7 +85,9 @@ TEST(BootConfigTest, RoundTrip) {
 
 TEST(BootConfigTest, DocumentedSchema) {
   nlohmann::json j = nlohmann::json::parse(BootRequestToJson(Sample()));
-  EXPECT_EQ(j["version"], 2);
+  EXPECT_EQ(j["version"], 3);
+  EXPECT_EQ(j["overlay"], true);
+  EXPECT_EQ(j["umask"], 027);
   EXPECT_EQ(j["id"], "c1");
   EXPECT_EQ(j["capabilities"]["effective"], 0x21);
   EXPECT_EQ(j["capabilities"]["ambient"], 0x20);
@@ -107,12 +115,12 @@ TEST(BootConfigTest, BadDocuments) {
   EXPECT_FALSE(BootRequestFromJson("").ok());
   EXPECT_FALSE(BootRequestFromJson("[]").ok());
   nlohmann::json j = nlohmann::json::parse(BootRequestToJson(Sample()));
-  j["version"] = 1;
+  j["version"] = 2;
   absl::StatusOr<BootRequest> r = BootRequestFromJson(j.dump());
   ASSERT_FALSE(r.ok());
   EXPECT_THAT(std::string(r.status().message()),
-              ::testing::HasSubstr("version 1, expected 2"));
-  j["version"] = 2;
+              ::testing::HasSubstr("version 2, expected 3"));
+  j["version"] = 3;
   j.erase("cwd");
   EXPECT_FALSE(BootRequestFromJson(j.dump()).ok());
   j = nlohmann::json::parse(BootRequestToJson(Sample()));

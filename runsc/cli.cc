@@ -10,6 +10,7 @@
 #include <cstdio>
 #include <set>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
@@ -92,6 +93,7 @@ struct GoferFlags {
   int log_fd = -1;
   std::string rootfs;
   bool readonly = false;
+  std::vector<std::string> mounts;  // "ro:PATH" or "rw:PATH"
   std::string id;
 };
 
@@ -205,6 +207,34 @@ void SetUpChildLogging(const GlobalOptions& g, int log_fd,
   }
 }
 
+// A bind mount is read-only when its options say "ro" (the last of "ro" and
+// "rw" wins, as mount(8) reads them).
+bool MountIsReadOnly(const SpecMount& m) {
+  bool ro = false;
+  for (const std::string& o : m.options) {
+    if (o == "ro") ro = true;
+    if (o == "rw") ro = false;
+  }
+  return ro;
+}
+
+// The spec's mounts as the sentry takes them; bind mounts get the gofer
+// attach points CmdRun asked the gofer for, in the same order.
+std::vector<sentry::MountConfig> SentryMounts(
+    const std::vector<SpecMount>& mounts) {
+  std::vector<sentry::MountConfig> out;
+  uint32_t next_gofer_mount = 1;
+  for (const SpecMount& m : mounts) {
+    sentry::MountConfig c;
+    c.type = MountKindName(m.kind);
+    c.destination = m.destination;
+    c.options = m.options;
+    if (m.kind == MountKind::kBind) c.gofer_mount = next_gofer_mount++;
+    out.push_back(std::move(c));
+  }
+  return out;
+}
+
 absl::Status ValidateGlobals(const GlobalOptions& g) {
   bool known_platform = false;
   for (const char* p : kPlatforms) known_platform |= g.platform == p;
@@ -222,6 +252,10 @@ absl::Status ValidateGlobals(const GlobalOptions& g) {
     return absl::InvalidArgumentError(
         absl::StrCat("invalid --network \"", g.network,
                      "\": expected none, sandbox or host"));
+  }
+  if (g.overlay != "memory" && g.overlay != "none") {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "invalid --overlay \"", g.overlay, "\": expected memory or none"));
   }
   return absl::OkStatus();
 }
@@ -254,12 +288,11 @@ absl::StatusOr<int> CmdRun(const GlobalOptions& g, const RunFlags& f) {
   ASSIGN_OR_RETURN(std::string bundle, AbsolutePath(f.bundle));
   ASSIGN_OR_RETURN(Spec spec, LoadSpec(bundle));
 
+  SandboxSpec s;
   for (const SpecMount& m : spec.mounts) {
+    cv::LogDebug("mount ", MountKindName(m.kind), " at ", m.destination);
     if (m.kind == MountKind::kBind) {
-      cv::LogWarning("bind mount ", m.source, " -> ", m.destination,
-                     " recorded; bind mounts are not served yet");
-    } else {
-      cv::LogDebug("mount ", MountKindName(m.kind), " at ", m.destination);
+      s.gofer_mounts.emplace_back(m.source, MountIsReadOnly(m));
     }
   }
   for (const SpecNamespace& ns : spec.namespaces) {
@@ -269,12 +302,14 @@ absl::StatusOr<int> CmdRun(const GlobalOptions& g, const RunFlags& f) {
     }
   }
 
-  SandboxSpec s;
   s.id = f.id;
   s.bundle = bundle;
   s.annotations = spec.annotations;
   s.rootfs = spec.root_path;
-  s.rootfs_readonly = spec.root_readonly;
+  // Under an overlay the gofer never writes the root; the container may,
+  // into the overlay, unless the spec makes the root read-only.
+  const bool overlay = g.overlay == "memory";
+  s.rootfs_readonly = spec.root_readonly || overlay;
   if (!f.pid_file.empty()) {
     ASSIGN_OR_RETURN(s.pid_file, AbsolutePath(f.pid_file));
   }
@@ -288,6 +323,8 @@ absl::StatusOr<int> CmdRun(const GlobalOptions& g, const RunFlags& f) {
   c.cwd = spec.cwd;
   c.uid = spec.uid;
   c.gid = spec.gid;
+  c.no_new_privs = spec.no_new_privileges;
+  c.umask = spec.umask.value_or(022);
   c.additional_gids = spec.additional_gids;
   if (spec.capabilities.has_value()) {
     const SpecCapabilities& caps = *spec.capabilities;
@@ -303,6 +340,7 @@ absl::StatusOr<int> CmdRun(const GlobalOptions& g, const RunFlags& f) {
   c.platform = g.platform;
   c.strace = g.strace;
   c.root_readonly = spec.root_readonly;
+  c.overlay = overlay;
   cv::LogInfo("running container ", f.id, " from bundle ", bundle);
   return RunSandbox(g, s);
 }
@@ -320,7 +358,11 @@ absl::StatusOr<int> CmdDo(const GlobalOptions& g, const DoFlags& f) {
   s.id = absl::StrFormat("runsc-do-%02x%02x%02x%02x", rnd[0], rnd[1], rnd[2],
                          rnd[3]);
   s.rootfs = "/";
-  s.rootfs_readonly = f.root_readonly;
+  // With the overlay (the default), the host's root is served read-only
+  // and the sandbox writes into memory; --overlay=none serves it as
+  // --root-readonly says.
+  const bool overlay = g.overlay == "memory";
+  s.rootfs_readonly = f.root_readonly || overlay;
   BootRequest& b = s.boot;
   b.container_id = s.id;
   b.network = g.network;
@@ -348,8 +390,9 @@ absl::StatusOr<int> CmdDo(const GlobalOptions& g, const DoFlags& f) {
       c.capabilities.bounding = DefaultCapabilities();
   c.platform = g.platform;
   c.strace = g.strace;
-  c.root_readonly = f.root_readonly;
-  if (!f.root_readonly) {
+  c.overlay = overlay;
+  c.root_readonly = f.root_readonly && !overlay;
+  if (!f.root_readonly && !overlay) {
     cv::LogWarning(
         "do: the host's root file system is writable from the "
         "sandbox (--root-readonly=false)");
@@ -387,6 +430,7 @@ absl::StatusOr<int> CmdDo(const GlobalOptions& g, const DoFlags& f) {
 
   sentry::BootConfig config = std::move(request->config);
   config.gofer_fd = f.gofer_fd;
+  config.mounts = SentryMounts(request->mounts);
   config.stdio_fds[0] = STDIN_FILENO;
   config.stdio_fds[1] = STDOUT_FILENO;
   config.stdio_fds[2] = STDERR_FILENO;
@@ -417,8 +461,17 @@ absl::StatusOr<int> CmdDo(const GlobalOptions& g, const DoFlags& f) {
   fcntl(f.sock_fd, F_SETFD, FD_CLOEXEC);
   cv::LogInfo("serving ", f.rootfs, f.readonly ? " read-only" : "",
               " for container ", f.id);
-  absl::Status s = entry.gofer({.root = f.rootfs, .readonly = f.readonly},
-                               cv::UniqueFd(f.sock_fd));
+  gofer::GoferOptions options{.root = f.rootfs, .readonly = f.readonly};
+  for (const std::string& m : f.mounts) {
+    bool ro = absl::StartsWith(m, "ro:");
+    if (!ro && !absl::StartsWith(m, "rw:")) {
+      fail(absl::StrCat("--mount=", m, ": expected ro:PATH or rw:PATH"));
+    }
+    options.mounts.push_back({.path = m.substr(3), .readonly = ro});
+    cv::LogInfo("serving bind mount source ", m.substr(3),
+                ro ? " read-only" : "");
+  }
+  absl::Status s = entry.gofer(options, cv::UniqueFd(f.sock_fd));
   if (!s.ok()) fail(s.message());
   cv::LogInfo("gofer done");
   fflush(nullptr);
@@ -515,6 +568,9 @@ int Main(int argc, char** argv, const Entrypoints& entry) {
   app.add_option("--network", g.network,
                  "none (loopback only); sandbox and host are not there yet");
   app.add_flag("--systemd-cgroup", g.systemd_cgroup, "accepted, ignored");
+  app.add_option("--overlay", g.overlay,
+                 "memory (default): the root file system is an overlay whose "
+                 "writes stay in sandbox memory; none: writes reach it");
   app.add_flag("--version", version, "print the version and exit");
 
   RunFlags rf;
@@ -559,6 +615,7 @@ int Main(int argc, char** argv, const Entrypoints& entry) {
   gofer_cmd->add_option("--log-fd", gf.log_fd);
   gofer_cmd->add_option("--rootfs", gf.rootfs);
   gofer_cmd->add_flag("--readonly", gf.readonly);
+  gofer_cmd->add_option("--mount", gf.mounts);
   gofer_cmd->add_option("id", gf.id);
 
   std::vector<const char*> head;

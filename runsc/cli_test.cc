@@ -452,7 +452,10 @@ TEST_F(CliTest, Do) {
   EXPECT_EQ(b["hostname"], host);
   EXPECT_EQ(b["uid"], 0);
   EXPECT_EQ(b["gid"], 0);
-  EXPECT_EQ(b["root_readonly"], true);
+  // The default overlay: the gofer serves the host's root read-only, and
+  // the container writes into memory.
+  EXPECT_EQ(b["root_readonly"], false);
+  EXPECT_EQ(b["overlay"], true);
   EXPECT_EQ(b["gofer_reply"], "pong / ro");
   EXPECT_EQ(b["pid"], 1);
   // It leaves nothing behind.
@@ -470,13 +473,23 @@ TEST_F(CliTest, DoCommandFlagsAreTheCommands) {
   EXPECT_EQ(b["argv"],
             json({"/bin/sh", "-c", "exit 0", "--root", "x", "--debug"}));
   EXPECT_EQ(b["cwd"], "/");
-  r = Run({"--root", root_, "do", "--root-readonly=false", "--", "/bin/true",
-           "-x"});
+  r = Run({"--root", root_, "--overlay=none", "do", "--root-readonly=false",
+           "--", "/bin/true", "-x"});
   EXPECT_EQ(r.status, 0) << r.err;
   b = Dump("boot.json");
   EXPECT_EQ(b["argv"], json({"/bin/true", "-x"}));
   EXPECT_EQ(b["root_readonly"], false);
+  EXPECT_EQ(b["overlay"], false);
   EXPECT_EQ(b["gofer_reply"], "pong / rw");
+  // Without the overlay, the host's root is read-only by default.
+  r = Run({"--root", root_, "--overlay=none", "do", "/bin/true"});
+  EXPECT_EQ(r.status, 0) << r.err;
+  b = Dump("boot.json");
+  EXPECT_EQ(b["root_readonly"], true);
+  EXPECT_EQ(b["gofer_reply"], "pong / ro");
+  r = Run({"--root", root_, "--overlay=disk", "do", "/bin/true"});
+  EXPECT_EQ(r.status, 1);
+  EXPECT_THAT(r.err, ::testing::HasSubstr("invalid --overlay \"disk\""));
 }
 
 TEST_F(CliTest, DoWithoutCommand) {

@@ -227,6 +227,10 @@ absl::StatusOr<int> RunSandbox(const GlobalOptions& globals,
   if (gofer_log) g.argv.push_back("--log-fd=4");
   g.argv.push_back(absl::StrCat("--rootfs=", spec.rootfs));
   if (spec.rootfs_readonly) g.argv.push_back("--readonly");
+  for (const auto& [source, readonly] : spec.gofer_mounts) {
+    g.argv.push_back(
+        absl::StrCat("--mount=", readonly ? "ro:" : "rw:", source));
+  }
   g.argv.insert(g.argv.end(), {"--", spec.id});
   g.env = env;
   g.clone_flags = kGoferNamespaces;

@@ -7,6 +7,7 @@
 #include <csignal>
 #include <map>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -29,6 +30,9 @@ struct GlobalOptions {
   bool strace = false;
   std::string network = "none";
   bool systemd_cgroup = false;  // accepted, ignored
+  // --overlay: "memory" (the root is an overlay whose writes stay in sandbox
+  // memory) or "none" (writes reach the root's files, if it is writable).
+  std::string overlay = "memory";
 };
 
 // Signals `runsc run`/`do` pass on to the sandbox, as runc passes them to
@@ -40,8 +44,11 @@ struct SandboxSpec {
   std::string id;
   std::string bundle;  // recorded in state.json; empty for `do`
   std::map<std::string, std::string> annotations;
-  std::string rootfs;  // host path the gofer serves as "/"
-  bool rootfs_readonly = false;
+  std::string rootfs;            // host path the gofer serves as "/"
+  bool rootfs_readonly = false;  // what the gofer serves, not the container
+  // Bind mount sources the gofer serves after the root, in order (attach
+  // points 1, 2, ...), and whether each is read-only.
+  std::vector<std::pair<std::string, bool>> gofer_mounts;
   BootRequest boot;
   std::string pid_file;  // absolute; empty: none
 };
@@ -49,7 +56,7 @@ struct SandboxSpec {
 // The children are /proc/self/exe again, each in a session of its own and
 // with PR_SET_PDEATHSIG=SIGKILL:
 //   runsc [--debug] [--log-format=json] gofer --sock-fd=3 [--log-fd=4]
-//         --rootfs=PATH [--readonly] -- ID
+//         --rootfs=PATH [--readonly] [--mount=ro:PATH|rw:PATH]... -- ID
 //     new mount namespace; fds 0,1 /dev/null, 2 runsc's stderr, 3 the gofer
 //     end of a SOCK_SEQPACKET socketpair.
 //   runsc [--debug] [--log-format=json] boot --config-fd=3 --gofer-fd=4

@@ -302,6 +302,12 @@ absl::Status ParseProcess(const json& p, Spec& spec) {
   if (const json* v = Member(p, "capabilities")) {
     RETURN_IF_ERROR(ParseCapabilities(*v, spec));
   }
+  if (const json* v = Member(p, "noNewPrivileges")) {
+    if (!v->is_boolean()) {
+      return Bad("process.noNewPrivileges", "must be a boolean");
+    }
+    spec.no_new_privileges = v->get<bool>();
+  }
   return absl::OkStatus();
 }
 

@@ -71,6 +71,7 @@ struct Spec {
   // Unset: the process gets no capabilities (as in gVisor; runc would leave
   // it all of its own).
   std::optional<SpecCapabilities> capabilities;
+  bool no_new_privileges = false;
   // root
   std::string root_path;  // absolute host path of the root file system
   bool root_readonly = false;

@@ -115,6 +115,7 @@ TEST_F(SpecTest, GoodConfigGivesEveryField) {
   ASSERT_TRUE(s->capabilities.has_value());
   EXPECT_EQ(s->capabilities->bounding, uint64_t{1} << 5);  // CAP_KILL
   EXPECT_EQ(s->capabilities->effective, 0u);
+  EXPECT_TRUE(s->no_new_privileges);
   EXPECT_EQ(s->root_path, bundle_ + "/rootfs");
   EXPECT_TRUE(s->root_readonly);
   EXPECT_EQ(s->hostname, "box");

@@ -8,6 +8,7 @@ packages=(
   libseccomp-dev libprotobuf-dev protobuf-compiler libabsl-dev
   nlohmann-json3-dev libgtest-dev libgmock-dev libbenchmark-dev libcli11-dev
   busybox-static manpages-dev
+  bash coreutils findutils tar gzip procps make gcc libc6-dev git sqlite3
   runc runsc
 )
 missing=()

@@ -5,19 +5,17 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "absl/strings/match.h"
 #include "common/errno_status.h"
 #include "common/log.h"
 #include "common/status_macros.h"
 #include "gofer/client.h"
-#include "sentry/fs/devfs.h"
-#include "sentry/fs/gofer_fs.h"
 #include "sentry/fs/host_file.h"
-#include "sentry/fs/tmpfs.h"
 #include "sentry/kernel/exec.h"
 #include "sentry/kernel/kernel.h"
+#include "sentry/mounts.h"
 #include "sentry/procfs/procfs.h"
 #include "sentry/signal_forward.h"
+#include "sentry/syscalls/mount.h"
 #include "sentry/vfs/vfs.h"
 
 namespace sentry {
@@ -66,33 +64,6 @@ absl::StatusOr<int> Boot(const BootConfig& config) {
   ASSIGN_OR_RETURN(std::unique_ptr<platform::Platform> platform,
                    platform::Platform::Create(config.platform));
 
-  auto client = std::make_shared<gofer::Client>(cv::UniqueFd(config.gofer_fd));
-  ASSIGN_OR_RETURN(std::shared_ptr<vfs::FsContext> fs,
-                   fs::MountGoferRoot(client, config.root_readonly));
-  if (absl::Status st = fs::MountDevfs(*fs); !st.ok()) {
-    cv::LogWarning("the container gets no /dev: ", st.message());
-  }
-  // In-memory /tmp and /dev/shm, as Docker gives containers. A tmpfs on
-  // /tmp would hide the working directory or the program itself when they
-  // live there (`runsc do` in a build tree under /tmp): then the root's
-  // /tmp stays visible instead.
-  auto under_tmp = [](const std::string& p) {
-    return p == "/tmp" || absl::StartsWith(p, "/tmp/");
-  };
-  if (under_tmp(config.cwd) || under_tmp(config.argv[0])) {
-    cv::LogInfo(
-        "keeping the root's /tmp: the program or its working "
-        "directory is there");
-  } else if (absl::Status st = fs::MountTmpfs(*fs, "/tmp", 0, 01777);
-             !st.ok()) {
-    cv::LogWarning("the container gets no tmpfs /tmp: ", st.message());
-  }
-  if (absl::Status st = fs::MountTmpfs(*fs, "/dev/shm",
-                                       MS_NOSUID | MS_NODEV | MS_NOEXEC, 01777);
-      !st.ok()) {
-    cv::LogWarning("the container gets no /dev/shm: ", st.message());
-  }
-
   KernelOptions options;
   options.hostname = config.hostname;
   options.strace = config.strace;
@@ -103,9 +74,14 @@ absl::StatusOr<int> Boot(const BootConfig& config) {
   // when the init dies: the sandbox process exiting takes care of it.
   auto* kernel_ptr = new Kernel(std::move(platform), std::move(options));
   Kernel& kernel = *kernel_ptr;
-  if (absl::Status st = procfs::MountProcfs(kernel, *fs); !st.ok()) {
-    cv::LogWarning("the container gets no /proc: ", st.message());
-  }
+
+  SetProcfsFactory([](Kernel& k) {
+    procfs::ProcfsMount m = procfs::NewProcfs(k);
+    return NewFileSystem{std::move(m.fs), std::move(m.root)};
+  });
+  auto client = std::make_shared<gofer::Client>(cv::UniqueFd(config.gofer_fd));
+  ASSIGN_OR_RETURN(std::shared_ptr<vfs::FsContext> fs,
+                   BuildFileSystemTree(config, client, kernel));
 
   int tid = kernel.AllocateTid();
   auto tg = std::make_shared<ThreadGroup>(tid);
@@ -114,6 +90,8 @@ absl::StatusOr<int> Boot(const BootConfig& config) {
   kernel.AddThreadGroup(tg);
   auto task = std::make_unique<Task>(kernel, tg, tid);
   task->creds() = InitCredentials(config);
+  task->no_new_privs = config.no_new_privs;
+  fs->SwapUmask(config.umask);
   tg->uid = task->creds().ruid;
   task->set_fs(fs);
   if (absl::Status s = vfs::ChangeDirectory(*fs, task->creds(), config.cwd);

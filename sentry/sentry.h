@@ -20,6 +20,17 @@ struct Rlimit {
   uint64_t hard;
 };
 
+// One of the spec's mounts, in the order the spec lists them.
+struct MountConfig {
+  // "bind", "tmpfs", "proc", "sysfs", "devpts", "mqueue" or "cgroup".
+  std::string type;
+  std::string destination;  // absolute, inside the container
+  std::vector<std::string> options;
+  // For "bind": the gofer's attach point serving the source (1 = the first
+  // bind mount; 0 is the root).
+  uint32_t gofer_mount = 0;
+};
+
 struct BootConfig {
   std::vector<std::string> argv;  // argv[0] is the path looked up
   std::vector<std::string> envp;
@@ -33,12 +44,19 @@ struct BootConfig {
     uint64_t effective = 0, permitted = 0, inheritable = 0;
     uint64_t bounding = 0, ambient = 0;
   } capabilities;
+  bool no_new_privs = false;  // process.noNewPrivileges
+  uint32_t umask = 022;       // process.user.umask
   std::string hostname = "localhost";
   std::vector<Rlimit> rlimits;
   std::string platform = "ptrace";
   bool strace = false;  // log every application syscall
   int gofer_fd = -1;    // connected to the gofer serving the root
+  // The root as the container sees it: read-only (EROFS) or not.
   bool root_readonly = false;
+  // The root is an overlay: the gofer serves it read-only and the
+  // container's writes land in an upper layer in sandbox memory.
+  bool overlay = false;
+  std::vector<MountConfig> mounts;
   int stdio_fds[3] = {0, 1, 2};  // host fds that become the init's 0, 1, 2
 };
 

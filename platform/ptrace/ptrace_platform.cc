@@ -7,6 +7,7 @@
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/ptrace.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
 #include <sys/user.h>
@@ -16,6 +17,7 @@
 #include <algorithm>
 #include <cstring>
 #include <fstream>
+#include <mutex>
 
 #include "absl/strings/str_cat.h"
 #include "common/errno_status.h"
@@ -104,6 +106,12 @@ int RefuseStubChange(long nr, const std::array<uint64_t, 6>& a,
         return EINVAL;
       }
       return 0;
+    case SYS_close:
+      // The fd-import socket must stay open (the stub cannot get it back).
+      return a[0] == kStubImportFd ? EBADF : 0;
+    case SYS_dup2:
+    case SYS_dup3:
+      return a[1] == kStubImportFd ? EBADF : 0;
     default:
       return 0;
   }
@@ -396,6 +404,121 @@ int64_t PtraceContext::InjectSyscall(long nr, uint64_t a0, uint64_t a1,
   return r.value;
 }
 
+namespace {
+
+// What the injected recvmsg reads, laid out in the stub's scratch page with
+// pointers valid in the stub.
+struct ImportFrame {
+  struct msghdr msg;
+  struct iovec iov;
+  alignas(struct cmsghdr) char control[CMSG_SPACE(sizeof(int))];
+  char byte;
+};
+
+// Receives and closes whatever is queued on the stubs' end of the socket:
+// a datagram left behind by a failed import would otherwise be taken by the
+// next one.
+void DrainImportSocket(int fd) {
+  for (;;) {
+    ImportFrame f{};
+    f.iov = {&f.byte, 1};
+    f.msg.msg_iov = &f.iov;
+    f.msg.msg_iovlen = 1;
+    f.msg.msg_control = f.control;
+    f.msg.msg_controllen = sizeof(f.control);
+    if (recvmsg(fd, &f.msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC) < 0) return;
+    for (cmsghdr* c = CMSG_FIRSTHDR(&f.msg); c != nullptr;
+         c = CMSG_NXTHDR(&f.msg, c)) {
+      if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) {
+        int got;
+        memcpy(&got, CMSG_DATA(c), sizeof(got));
+        close(got);
+      }
+    }
+  }
+}
+
+}  // namespace
+
+absl::StatusOr<int> PtraceContext::ImportFd(int host_fd) {
+  if (dead_.load(std::memory_order_relaxed)) {
+    return cv::ErrnoStatus(ESRCH, "stub thread exited");
+  }
+  if (!CheckOwner("ImportFd")) {
+    return absl::FailedPreconditionError("ImportFd off the owner thread");
+  }
+  if (config_->import_send_fd < 0) {
+    return absl::FailedPreconditionError("no fd-import socket");
+  }
+  // Every stub shares the socket: one datagram in flight at a time, so the
+  // stub we inject into is the one that receives it. The lock also keeps
+  // the scratch page to one user.
+  static std::mutex import_mu;
+  std::lock_guard<std::mutex> lock(import_mu);
+
+  const uint64_t scratch = config_->addrs.base + 4096;
+  ImportFrame remote{};
+  auto at = [&](const void* field) {
+    return scratch + (static_cast<const char*>(field) -
+                      reinterpret_cast<const char*>(&remote));
+  };
+  remote.iov.iov_base = reinterpret_cast<void*>(at(&remote.byte));
+  remote.iov.iov_len = 1;
+  remote.msg.msg_iov = reinterpret_cast<struct iovec*>(at(&remote.iov));
+  remote.msg.msg_iovlen = 1;
+  remote.msg.msg_control = reinterpret_cast<void*>(at(remote.control));
+  remote.msg.msg_controllen = sizeof(remote.control);
+  if (as_->WriteMemory(scratch, &remote, sizeof(remote)) !=
+      static_cast<ssize_t>(sizeof(remote))) {
+    return cv::ErrnoStatus(EFAULT, "writing the import frame into the stub");
+  }
+
+  ImportFrame local{};
+  local.byte = 'F';
+  local.iov = {&local.byte, 1};
+  local.msg.msg_iov = &local.iov;
+  local.msg.msg_iovlen = 1;
+  local.msg.msg_control = local.control;
+  local.msg.msg_controllen = sizeof(local.control);
+  cmsghdr* c = CMSG_FIRSTHDR(&local.msg);
+  c->cmsg_level = SOL_SOCKET;
+  c->cmsg_type = SCM_RIGHTS;
+  c->cmsg_len = CMSG_LEN(sizeof(int));
+  memcpy(CMSG_DATA(c), &host_fd, sizeof(int));
+  if (sendmsg(config_->import_send_fd, &local.msg,
+              MSG_DONTWAIT | MSG_NOSIGNAL) != 1) {
+    return cv::ErrnoStatus(errno, "sending an fd to the stub");
+  }
+
+  InjectResult r =
+      Inject(tid_, base_regs_, config_->addrs, Site::kInject, SYS_recvmsg,
+             {static_cast<uint64_t>(kStubImportFd), scratch,
+              MSG_DONTWAIT | MSG_CMSG_CLOEXEC, 0, 0, 0});
+  if (r.interrupted) deferred_interrupt_ = true;
+  if (r.gone) MarkDead(r.wait_status);
+  if (r.value != 1) {
+    DrainImportSocket(config_->import_drain_fd);
+    return cv::ErrnoStatus(r.value < 0 ? static_cast<int>(-r.value) : EIO,
+                           "receiving an fd in the stub");
+  }
+  ImportFrame back{};
+  if (as_->ReadMemory(scratch, &back, sizeof(back)) !=
+      static_cast<ssize_t>(sizeof(back))) {
+    return cv::ErrnoStatus(EFAULT, "reading the import frame from the stub");
+  }
+  // The stub's frame is read back as raw bytes: the cmsg header sits at the
+  // start of `control`.
+  cmsghdr hdr;
+  memcpy(&hdr, back.control, sizeof(hdr));
+  if ((back.msg.msg_flags & MSG_CTRUNC) || hdr.cmsg_level != SOL_SOCKET ||
+      hdr.cmsg_type != SCM_RIGHTS || hdr.cmsg_len != CMSG_LEN(sizeof(int))) {
+    return cv::ErrnoStatus(EIO, "the stub received no fd");
+  }
+  int fd;
+  memcpy(&fd, back.control + CMSG_LEN(0), sizeof(fd));
+  return fd;
+}
+
 absl::Status PtraceContext::GetFpState(FpState& out) {
   if (dead_.load()) return cv::ErrnoStatus(ESRCH, "stub thread exited");
   if (!CheckOwner("GetFpState")) {
@@ -534,7 +657,14 @@ absl::StatusOr<std::unique_ptr<Context>> PtracePendingContext::Claim() {
 absl::StatusOr<std::unique_ptr<PtracePlatform>> PtracePlatform::Create() {
   std::unique_ptr<PtracePlatform> p(new PtracePlatform());
   ASSIGN_OR_RETURN(p->addrs_, MapStubRegion());
-  ASSIGN_OR_RETURN(p->factory_, StubFactory::Start(p->addrs_));
+  int sv[2];
+  if (socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0, sv) != 0) {
+    return cv::ErrnoStatus(errno, "creating the fd-import socketpair");
+  }
+  p->import_send_.reset(sv[0]);
+  p->import_stub_.reset(sv[1]);
+  ASSIGN_OR_RETURN(p->factory_,
+                   StubFactory::Start(p->addrs_, p->import_stub_.get()));
   const TemplateFacts& facts = p->factory_->facts();
   Layout& l = p->layout_;
   l.min_addr = ReadMmapMinAddr();
@@ -548,6 +678,8 @@ absl::StatusOr<std::unique_ptr<PtracePlatform>> PtracePlatform::Create() {
   auto config = std::make_shared<StubConfig>();
   config->addrs = p->addrs_;
   config->xstate_size = facts.xstate_size;
+  config->import_send_fd = p->import_send_.get();
+  config->import_drain_fd = p->import_stub_.get();
   p->config_ = std::move(config);
   return p;
 }

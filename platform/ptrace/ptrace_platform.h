@@ -37,6 +37,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "common/unique_fd.h"
 #include "platform/platform.h"
 #include "platform/ptrace/stub_factory.h"
 #include "platform/ptrace/tracee.h"
@@ -48,6 +49,11 @@ namespace platform::ptrace_internal {
 struct StubConfig {
   StubAddresses addrs;
   size_t xstate_size = 0;  // 0: FP state via PTRACE_GETFPREGS
+  // The fd-import socketpair (owned by the platform): the sentry sends on
+  // `import_send_fd`; `import_drain_fd` is a sentry copy of the stubs' end,
+  // used to drop a datagram no stub took.
+  int import_send_fd = -1;
+  int import_drain_fd = -1;
 };
 
 class PtraceAddressSpace final : public AddressSpace {
@@ -108,6 +114,7 @@ class PtraceContext final : public Context {
   void Interrupt() override;
   int64_t InjectSyscall(long nr, uint64_t a0, uint64_t a1, uint64_t a2,
                         uint64_t a3, uint64_t a4, uint64_t a5) override;
+  absl::StatusOr<int> ImportFd(int host_fd) override;
   absl::Status GetFpState(FpState& out) override;
   absl::Status SetFpState(const FpState& in) override;
   absl::StatusOr<std::unique_ptr<PendingContext>> ForkAddressSpace() override;
@@ -184,6 +191,8 @@ class PtracePlatform final : public Platform {
   Layout layout_{};
   StubAddresses addrs_;
   std::shared_ptr<const StubConfig> config_;
+  cv::UniqueFd import_send_;  // the sentry's end of the fd-import socket
+  cv::UniqueFd import_stub_;  // the stubs' end (kept for draining)
   std::unique_ptr<StubFactory> factory_;
 };
 

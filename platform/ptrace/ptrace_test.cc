@@ -925,6 +925,63 @@ TEST_F(PtraceTest, HostileInjections) {
   EXPECT_EQ(ctx->InjectSyscall(SYS_getpid), ctx->address_space().pid());
 }
 
+// ImportFd: a sentry memfd put into the stub and mapped MAP_SHARED there;
+// writes on either side are seen on the other, and a fork child shares it.
+TEST_F(PtraceTest, ImportFdMapsSharedFile) {
+  auto ctx = NewContext();
+  ASSERT_NE(ctx, nullptr);
+  int memfd = static_cast<int>(syscall(SYS_memfd_create, "import", 0));
+  ASSERT_GE(memfd, 0);
+  ASSERT_EQ(ftruncate(memfd, 4096), 0);
+  ASSERT_EQ(pwrite(memfd, "hello", 5, 0), 5);
+
+  absl::StatusOr<int> fd = ctx->ImportFd(memfd);
+  ASSERT_TRUE(fd.ok()) << fd.status();
+  EXPECT_NE(*fd, 0);  // fd 0 is the import socket itself
+  constexpr uint64_t kAt = 0x50000000;
+  ASSERT_EQ(ctx->InjectSyscall(SYS_mmap, kAt, 4096, PROT_READ | PROT_WRITE,
+                               MAP_SHARED | MAP_FIXED, *fd, 0),
+            static_cast<int64_t>(kAt));
+  EXPECT_EQ(ctx->InjectSyscall(SYS_close, *fd), 0);
+  // The import socket cannot be closed by an injection.
+  EXPECT_EQ(ctx->InjectSyscall(SYS_close, 0), -EBADF);
+
+  char buf[6] = {};
+  ASSERT_EQ(ctx->address_space().ReadMemory(kAt, buf, 5), 5);
+  EXPECT_STREQ(buf, "hello");
+  ASSERT_EQ(ctx->address_space().WriteMemory(kAt, "HELLO", 5), 5);
+  ASSERT_EQ(pread(memfd, buf, 5, 0), 5);
+  EXPECT_STREQ(buf, "HELLO");
+
+  // Imports keep working (and numbers are reused after the close).
+  absl::StatusOr<int> again = ctx->ImportFd(memfd);
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_EQ(*again, *fd);
+  EXPECT_EQ(ctx->InjectSyscall(SYS_close, *again), 0);
+  EXPECT_FALSE(ctx->ImportFd(-1).ok());
+  absl::StatusOr<int> third = ctx->ImportFd(memfd);
+  ASSERT_TRUE(third.ok()) << third.status();
+  EXPECT_EQ(ctx->InjectSyscall(SYS_close, *third), 0);
+
+  auto pending = ctx->ForkAddressSpace();
+  ASSERT_TRUE(pending.ok()) << pending.status();
+  std::thread t([&] {
+    auto child = (*pending)->Claim();
+    ASSERT_TRUE(child.ok()) << child.status();
+    ASSERT_EQ((*child)->address_space().WriteMemory(kAt + 100, "kid", 3), 3);
+    // A fork child imports through the same inherited socket.
+    absl::StatusOr<int> cfd = (*child)->ImportFd(memfd);
+    ASSERT_TRUE(cfd.ok()) << cfd.status();
+    EXPECT_EQ((*child)->InjectSyscall(SYS_close, *cfd), 0);
+    child->reset();
+  });
+  t.join();
+  char kid[4] = {};
+  ASSERT_EQ(ctx->address_space().ReadMemory(kAt + 100, kid, 3), 3);
+  EXPECT_STREQ(kid, "kid");
+  close(memfd);
+}
+
 // Many address spaces at once, created and torn down from several threads.
 TEST_F(PtraceTest, ConcurrentAddressSpaces) {
   std::vector<std::thread> threads;

@@ -2,6 +2,7 @@
 
 #include <elf.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <linux/seccomp.h>
 #include <sched.h>
 #include <signal.h>
@@ -73,7 +74,8 @@ constexpr uint64_t kUserTop = uint64_t{1} << 47;
 // a new process. Raw syscalls only -- it shares nothing with the sentry, but
 // its memory is a snapshot of a multi-threaded process whose locks may be
 // held. Everything here is inherited by every stub cloned from it later.
-[[noreturn]] __attribute__((noinline)) void TemplateChild(pid_t sentry) {
+[[noreturn]] __attribute__((noinline)) void TemplateChild(pid_t sentry,
+                                                          int import_fd) {
   // No core dumps of stubs killed by seccomp or by signals.
   struct rlimit no_core = {0, 0};
   syscall(SYS_prlimit64, 0, RLIMIT_CORE, &no_core, nullptr);
@@ -109,9 +111,15 @@ constexpr uint64_t kUserTop = uint64_t{1} << 47;
               RSEQ_SIG);
     }
   }
-  // The stub holds no file descriptors.
-  if (syscall(SYS_close_range, 0, ~0U, 0) != 0) {
-    for (int fd = 0; fd < 65536; ++fd) syscall(SYS_close, fd);
+  // The stub holds no file descriptors but its end of the fd-import socket,
+  // at a fixed number and without close-on-exec (dup3 with no flags).
+  if (import_fd == kStubImportFd) {
+    syscall(SYS_fcntl, import_fd, F_SETFD, 0);
+  } else if (syscall(SYS_dup3, import_fd, kStubImportFd, 0) < 0) {
+    syscall(SYS_exit_group, 1);
+  }
+  if (syscall(SYS_close_range, kStubImportFd + 1, ~0U, 0) != 0) {
+    for (int fd = kStubImportFd + 1; fd < 65536; ++fd) syscall(SYS_close, fd);
   }
   syscall(SYS_ptrace, PTRACE_TRACEME, 0, 0, 0);
   syscall(SYS_kill, syscall(SYS_getpid), SIGSTOP);
@@ -122,8 +130,8 @@ constexpr uint64_t kUserTop = uint64_t{1} << 47;
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<StubFactory>> StubFactory::Start(
-    const StubAddresses& addrs) {
-  std::unique_ptr<StubFactory> f(new StubFactory(addrs));
+    const StubAddresses& addrs, int import_fd) {
+  std::unique_ptr<StubFactory> f(new StubFactory(addrs, import_fd));
   f->thread_ = std::thread([p = f.get()] { p->Run(); });
   absl::Status st;
   {
@@ -233,7 +241,7 @@ absl::Status StubFactory::BuildTemplate() {
   // sentry SIGCHLD on exit, and no atfork handlers run.
   long pid = syscall(SYS_clone, 0, 0, 0, 0, 0);
   if (pid < 0) return cv::ErrnoStatus(errno, "forking the stub template");
-  if (pid == 0) TemplateChild(sentry);
+  if (pid == 0) TemplateChild(sentry, import_fd_);
   template_pid_ = static_cast<pid_t>(pid);
 
   int status = 0;

@@ -33,8 +33,10 @@ class StubFactory final {
  public:
   // Starts the factory thread and builds the template; fails if the
   // template cannot be built.
+  // `import_fd` is the stub's end of the fd-import socket: the template
+  // keeps it as kStubImportFd (the caller still owns and closes its copy).
   static absl::StatusOr<std::unique_ptr<StubFactory>> Start(
-      const StubAddresses& addrs);
+      const StubAddresses& addrs, int import_fd);
   // Stops the factory thread; the template is killed and reaped. Stubs whose
   // PR_SET_PDEATHSIG points at the factory thread die with it.
   ~StubFactory();
@@ -54,7 +56,8 @@ class StubFactory final {
     bool done = false;
   };
 
-  explicit StubFactory(const StubAddresses& addrs) : addrs_(addrs) {}
+  StubFactory(const StubAddresses& addrs, int import_fd)
+      : addrs_(addrs), import_fd_(import_fd) {}
   void Run();
   absl::Status BuildTemplate();
   absl::Status UnmapAllButStub();
@@ -62,6 +65,7 @@ class StubFactory final {
   void KillTemplate();
 
   const StubAddresses addrs_;
+  const int import_fd_;
   TemplateFacts facts_;
   pid_t template_pid_ = -1;
   Registers template_regs_{};  // registers at the template's first stop

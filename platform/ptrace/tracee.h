@@ -32,6 +32,12 @@ struct StubAddresses {
   pid_t sentry_pid = 0;      // new tasks exit if their parent is not this
 };
 
+// Every stub process holds, at this fd number, its end of the fd-import
+// socket (a datagram socketpair made with the platform; the sentry keeps the
+// other end): ImportFd sends an fd over it with SCM_RIGHTS and injects the
+// recvmsg. It is the stub's only fd, inherited by every clone and fork.
+inline constexpr int kStubImportFd = 0;
+
 enum class Site { kInject, kClone };
 
 // waitpid(tid, __WALL), retrying EINTR. Returns tid, or -errno.

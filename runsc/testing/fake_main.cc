@@ -133,6 +133,7 @@ absl::StatusOr<int> FakeBoot(const sentry::BootConfig& c) {
                      {"platform", c.platform},
                      {"strace", c.strace},
                      {"root_readonly", c.root_readonly},
+                     {"overlay", c.overlay},
                      {"gofer_reply", gofer_reply},
                      {"pid", getpid()},
                      {"sid", getsid(0)},

@@ -5,6 +5,7 @@
 #include <linux/random.h>
 #include <sys/random.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <sys/sysmacros.h>
 #include <time.h>
 
@@ -79,6 +80,16 @@ class DevfsInode : public vfs::Inode {
   explicit DevfsInode(const struct stat& st) : Inode(st.st_mode), st_(st) {}
 
   absl::StatusOr<struct stat> Stat() override { return st_; }
+  // As the tmpfs runtimes mount on /dev, with nothing to count.
+  absl::StatusOr<struct statfs> StatFs() override {
+    struct statfs s = {};
+    s.f_type = 0x01021994;  // TMPFS_MAGIC
+    s.f_bsize = 4096;
+    s.f_frsize = 4096;
+    s.f_namelen = 255;
+    s.f_flags = ST_NOSUID;
+    return s;
+  }
 
   uint64_t ino() const { return st_.st_ino; }
   uint8_t dirent_type() const { return IFTODT(st_.st_mode); }

@@ -5,7 +5,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <map>
 #include <mutex>
 #include <optional>
 #include <utility>
@@ -28,6 +30,8 @@ constexpr int kHostStatusFlags = O_APPEND | O_NONBLOCK | O_DIRECT | O_NOATIME;
 // The connection, shared by every inode. Fids of released inodes are
 // returned to the gofer in batches, so dropping a dentry from the cache
 // does not cost a round trip each time.
+class GoferInode;
+
 class GoferConnection {
  public:
   static constexpr size_t kCloseBatch = 64;
@@ -49,11 +53,36 @@ class GoferConnection {
     client->Close(batch);
   }
 
+  // Live inodes by host identity. Several inodes (fids) may name one file
+  // (hard links, a file walked twice): a change reported by the gofer
+  // (a link count after unlink, attributes after setattr) reaches all.
+  void Register(GoferInode* inode, const struct stat& st) {
+    std::lock_guard<std::mutex> lock(registry_mu_);
+    registry_[{st.st_dev, st.st_ino}].push_back(inode);
+  }
+  void Unregister(GoferInode* inode, const struct stat& st) {
+    std::lock_guard<std::mutex> lock(registry_mu_);
+    auto it = registry_.find({st.st_dev, st.st_ino});
+    if (it == registry_.end()) return;
+    std::erase(it->second, inode);
+    if (it->second.empty()) registry_.erase(it);
+  }
+  // Gives `st` to every live inode of that file.
+  void UpdateStat(const struct stat& st);
+  // Drops the cached attributes of every live inode of that file but
+  // `except`.
+  void InvalidateStat(const struct stat& st, const GoferInode* except);
+
   const std::shared_ptr<gofer::Client> client;
 
  private:
   std::mutex mu_;
   std::vector<uint64_t> pending_;  // guarded by mu_
+  // Lock order: registry_mu_, then an inode's mu_. An inode unregisters in
+  // its destructor under registry_mu_, so an entry found here is alive.
+  std::mutex registry_mu_;
+  std::map<std::pair<uint64_t, uint64_t>, std::vector<GoferInode*>>
+      registry_;  // guarded by registry_mu_
 };
 
 class GoferFileSystem final : public vfs::FileSystem {
@@ -73,13 +102,38 @@ class GoferInode final : public vfs::Inode {
       : Inode(info.stat.st_mode),
         conn_(std::move(conn)),
         fid_(info.fid),
-        stat_(info.stat) {}
-  ~GoferInode() override { conn_->Release(fid_); }
+        identity_(info.stat),
+        stat_(info.stat) {
+    conn_->Register(this, identity_);
+  }
+  ~GoferInode() override {
+    conn_->Unregister(this, identity_);
+    conn_->Release(fid_);
+  }
+
+  static std::shared_ptr<GoferInode> Make(
+      const std::shared_ptr<GoferConnection>& conn,
+      const gofer::InodeInfo& info) {
+    return std::make_shared<GoferInode>(conn, info);
+  }
+
+  uint64_t fid() const { return fid_; }
+  const GoferConnection* connection() const { return conn_.get(); }
 
   absl::StatusOr<struct stat> Stat() override {
     {
       std::lock_guard<std::mutex> lock(mu_);
       if (stat_valid_) return stat_;
+      // Writes went through a host fd: that fd knows the size and times
+      // without a gofer round trip.
+      if (!host_fds_.empty()) {
+        struct stat st;
+        if (fstat(host_fds_.front().fd, &st) == 0) {
+          stat_ = st;
+          stat_valid_ = true;
+          return st;
+        }
+      }
     }
     ASSIGN_OR_RETURN(struct stat st, conn_->client->Stat(fid_));
     SetStat(st);
@@ -91,10 +145,39 @@ class GoferInode final : public vfs::Inode {
     stat_ = st;
     stat_valid_ = true;
   }
-  // The size and times changed under a write through a donated fd.
   void InvalidateStat() {
     std::lock_guard<std::mutex> lock(mu_);
     stat_valid_ = false;
+  }
+  // The size and times changed under a write through a donated fd: this
+  // inode's next Stat asks that fd, and other inodes of a hard-linked file
+  // forget what they cached.
+  void NoteWrite() {
+    bool linked;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      stat_valid_ = false;
+      linked = stat_.st_nlink > 1;
+    }
+    if (linked) conn_->InvalidateStat(identity_, this);
+  }
+
+  // Host fds of open descriptions of this file (GoferFile registers its
+  // own for as long as it lives): Stat and truncation use them directly,
+  // which also works once the file has no name left.
+  void AddHostFd(int fd, bool writable) {
+    std::lock_guard<std::mutex> lock(mu_);
+    host_fds_.push_back({fd, writable});
+  }
+  void RemoveHostFd(int fd) {
+    std::lock_guard<std::mutex> lock(mu_);
+    std::erase_if(host_fds_, [fd](const HostFd& h) { return h.fd == fd; });
+  }
+
+  // The fd Create opened along with the file, for the Open that follows.
+  void SetCreatedFd(cv::UniqueFd fd) {
+    std::lock_guard<std::mutex> lock(mu_);
+    created_fd_ = std::move(fd);
   }
 
   absl::StatusOr<vfs::InodeRef> Lookup(const std::string& name) override {
@@ -107,7 +190,7 @@ class GoferInode final : public vfs::Inode {
     for (size_t i = 1; i < r.inodes.size(); ++i) {
       conn_->Release(r.inodes[i].fid);
     }
-    return vfs::InodeRef(std::make_shared<GoferInode>(conn_, r.inodes[0]));
+    return vfs::InodeRef(Make(conn_, r.inodes[0]));
   }
 
   absl::StatusOr<vfs::LookupPathResult> LookupPath(
@@ -120,7 +203,7 @@ class GoferInode final : public vfs::Inode {
         conn_->Release(info.fid);
         continue;
       }
-      out.inodes.push_back(std::make_shared<GoferInode>(conn_, info));
+      out.inodes.push_back(Make(conn_, info));
     }
     return out;
   }
@@ -140,14 +223,82 @@ class GoferInode final : public vfs::Inode {
 
   absl::StatusOr<vfs::FileRef> Open(const vfs::Path& path, int flags) override;
 
-  // Creating files through the gofer is not implemented yet: say so rather
-  // than answer EACCES (Inode's default, Linux's for a file system that
-  // cannot create at all). The other mutations answer EPERM until then.
-  absl::StatusOr<vfs::InodeRef> Create(const std::string&,
-                                       const vfs::NewFileSpec&) override {
-    return cv::ErrnoStatus(EOPNOTSUPP,
-                           "file creation through the gofer is not "
-                           "implemented yet");
+  absl::StatusOr<vfs::InodeRef> Create(const std::string& name,
+                                       const vfs::NewFileSpec& spec) override {
+    // Created and opened in one step, read-write: open(O_CREAT, 0444) must
+    // give the creator the access it asked for, which a second open by
+    // name could not (and the name could change in between). The fd waits
+    // on the new inode for the Open the VFS makes next.
+    ASSIGN_OR_RETURN(gofer::CreateResult r,
+                     conn_->client->Create(fid_, name, spec.mode & 07777,
+                                           spec.uid, spec.gid, O_RDWR));
+    SetStat(r.dir);
+    std::shared_ptr<GoferInode> inode = Make(conn_, r.inode);
+    inode->SetCreatedFd(std::move(r.fd));
+    return vfs::InodeRef(std::move(inode));
+  }
+
+  absl::StatusOr<vfs::InodeRef> Mkdir(const std::string& name,
+                                      const vfs::NewFileSpec& spec) override {
+    ASSIGN_OR_RETURN(gofer::MakeResult r,
+                     conn_->client->Mkdir(fid_, name, spec.mode & 07777,
+                                          spec.uid, spec.gid));
+    return Made(r);
+  }
+
+  absl::StatusOr<vfs::InodeRef> Mknod(const std::string& name,
+                                      const vfs::NewFileSpec& spec) override {
+    ASSIGN_OR_RETURN(
+        gofer::MakeResult r,
+        conn_->client->Mknod(fid_, name, spec.mode, spec.uid, spec.gid));
+    return Made(r);
+  }
+
+  absl::StatusOr<vfs::InodeRef> Symlink(const std::string& name,
+                                        const std::string& target,
+                                        const vfs::NewFileSpec& spec) override {
+    ASSIGN_OR_RETURN(
+        gofer::MakeResult r,
+        conn_->client->Symlink(fid_, name, target, spec.uid, spec.gid));
+    return Made(r);
+  }
+
+  absl::Status Link(const std::string& name,
+                    const std::shared_ptr<vfs::Inode>& target) override {
+    auto* t = dynamic_cast<GoferInode*>(target.get());
+    if (t == nullptr || t->conn_ != conn_) return cv::ErrnoStatus(EXDEV);
+    ASSIGN_OR_RETURN(gofer::LinkResult r,
+                     conn_->client->Link(t->fid_, fid_, name));
+    SetStat(r.dir);
+    conn_->UpdateStat(r.target);
+    return absl::OkStatus();
+  }
+
+  absl::Status Unlink(const std::string& name) override {
+    return Remove(name, 0);
+  }
+  absl::Status Rmdir(const std::string& name) override {
+    return Remove(name, AT_REMOVEDIR);
+  }
+
+  absl::Status Rename(const std::string& name, vfs::Inode& new_dir,
+                      const std::string& new_name, unsigned flags) override {
+    auto* to = dynamic_cast<GoferInode*>(&new_dir);
+    if (to == nullptr || to->conn_ != conn_) return cv::ErrnoStatus(EXDEV);
+    ASSIGN_OR_RETURN(
+        gofer::RenameResult r,
+        conn_->client->Rename(fid_, name, to->fid_, new_name, flags));
+    SetStat(r.old_dir);
+    to->SetStat(r.new_dir);
+    if (r.moved) conn_->UpdateStat(*r.moved);
+    if (r.replaced) conn_->UpdateStat(*r.replaced);
+    return absl::OkStatus();
+  }
+
+  absl::Status SetAttr(const vfs::SetAttrRequest& req) override;
+
+  absl::StatusOr<struct statfs> StatFs() override {
+    return conn_->client->StatFs(fid_);
   }
 
   absl::StatusOr<vfs::DirBatch> ReadDir(uint64_t offset) override {
@@ -165,13 +316,53 @@ class GoferInode final : public vfs::Inode {
   }
 
  private:
+  struct HostFd {
+    int fd;
+    bool writable;
+  };
+
+  absl::StatusOr<vfs::InodeRef> Made(const gofer::MakeResult& r) {
+    SetStat(r.dir);
+    return vfs::InodeRef(Make(conn_, r.inode));
+  }
+
+  absl::Status Remove(const std::string& name, int flags) {
+    ASSIGN_OR_RETURN(gofer::UnlinkResult r,
+                     conn_->client->Unlink(fid_, name, flags));
+    SetStat(r.dir);
+    // Open files and other names of the victim see its new link count
+    // (0 for a removed directory, which the VFS then treats as dead).
+    if (r.victim) conn_->UpdateStat(*r.victim);
+    return absl::OkStatus();
+  }
+
   const std::shared_ptr<GoferConnection> conn_;
   const uint64_t fid_;
+  const struct stat identity_;  // dev and ino at walk time, for the registry
   std::mutex mu_;
   struct stat stat_;                   // guarded by mu_
   bool stat_valid_ = true;             // guarded by mu_
   std::optional<std::string> target_;  // guarded by mu_
+  std::vector<HostFd> host_fds_;       // guarded by mu_
+  cv::UniqueFd created_fd_;            // guarded by mu_
 };
+
+void GoferConnection::UpdateStat(const struct stat& st) {
+  std::lock_guard<std::mutex> lock(registry_mu_);
+  auto it = registry_.find({st.st_dev, st.st_ino});
+  if (it == registry_.end()) return;
+  for (GoferInode* inode : it->second) inode->SetStat(st);
+}
+
+void GoferConnection::InvalidateStat(const struct stat& st,
+                                     const GoferInode* except) {
+  std::lock_guard<std::mutex> lock(registry_mu_);
+  auto it = registry_.find({st.st_dev, st.st_ino});
+  if (it == registry_.end()) return;
+  for (GoferInode* inode : it->second) {
+    if (inode != except) inode->InvalidateStat();
+  }
+}
 
 // A regular file opened through the gofer: data moves through the donated
 // host fd with pread/pwrite at the description's own offset.
@@ -181,7 +372,10 @@ class GoferFile final : public vfs::FileDescription {
             std::shared_ptr<GoferInode> inode)
       : FileDescription(path, flags),
         fd_(std::move(fd)),
-        inode_(std::move(inode)) {}
+        inode_(std::move(inode)) {
+    inode_->AddHostFd(fd_.get(), writable());
+  }
+  ~GoferFile() override { inode_->RemoveHostFd(fd_.get()); }
 
   int host_fd() const override { return fd_.get(); }
 
@@ -209,14 +403,14 @@ class GoferFile final : public vfs::FileDescription {
       n = HostWrite(fd_.get(), src, offset_);
       if (n > 0) offset_ += n;
     }
-    inode_->InvalidateStat();
+    inode_->NoteWrite();
     return n;
   }
 
   int64_t PWrite(vfs::IoSequence& src, int64_t offset) override {
     // With O_APPEND the host appends whatever the offset, as Linux does.
     int64_t n = HostWrite(fd_.get(), src, offset);
-    inode_->InvalidateStat();
+    inode_->NoteWrite();
     return n;
   }
 
@@ -279,35 +473,110 @@ class GoferFile final : public vfs::FileDescription {
 absl::StatusOr<vfs::FileRef> GoferInode::Open(const vfs::Path& path,
                                               int flags) {
   if (IsDir()) return vfs::NewDirectoryFile(path, flags);
-  // Anything but a regular file (a FIFO, socket or device in the image) is
-  // refused by the gofer with the errno a nodev mount would give.
-  ASSIGN_OR_RETURN(cv::UniqueFd fd,
-                   conn_->client->Open(fid_, flags & kGoferOpenFlags));
-  if (flags & O_TRUNC) InvalidateStat();
+  cv::UniqueFd fd;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    fd = std::move(created_fd_);
+  }
+  // The fd Create made is read-write (the description's own flags decide
+  // what may be done with it); its status flags are set to the open's.
+  // O_SYNC and O_DSYNC cannot be set after the fact: such an open asks
+  // the gofer like any other.
+  if (fd.valid() && !(flags & (O_SYNC | O_DSYNC))) {
+    int host = fcntl(fd.get(), F_GETFL);
+    if (host < 0 ||
+        fcntl(fd.get(), F_SETFL,
+              (host & ~kHostStatusFlags) | (flags & kHostStatusFlags)) != 0) {
+      fd.reset();
+    }
+  } else {
+    fd.reset();
+  }
+  if (!fd.valid()) {
+    // Anything but a regular file (a FIFO, socket or device in the image)
+    // is refused by the gofer with the errno a nodev mount would give.
+    ASSIGN_OR_RETURN(fd, conn_->client->Open(fid_, flags & kGoferOpenFlags));
+  }
+  if (flags & O_TRUNC) {
+    // The gofer truncated it: the new size and times, from the file.
+    struct stat st;
+    if (fstat(fd.get(), &st) == 0) {
+      conn_->UpdateStat(st);
+    } else {
+      InvalidateStat();
+    }
+  }
   auto self = std::static_pointer_cast<GoferInode>(path.dentry->inode());
   return vfs::FileRef(
       std::make_shared<GoferFile>(path, flags, std::move(fd), std::move(self)));
 }
 
+absl::Status GoferInode::SetAttr(const vfs::SetAttrRequest& req) {
+  using R = vfs::SetAttrRequest;
+  gofer::SetAttrArgs args;
+  args.mask = req.mask;
+  args.mode = req.mode & 07777;
+  args.uid = req.uid;
+  args.gid = req.gid;
+  args.size = req.size;
+  args.atime = req.atime;
+  args.mtime = req.mtime;
+  static_assert(unsigned{R::kMode} == unsigned{gofer::SetAttrArgs::kMode} &&
+                unsigned{R::kUid} == unsigned{gofer::SetAttrArgs::kUid} &&
+                unsigned{R::kGid} == unsigned{gofer::SetAttrArgs::kGid} &&
+                unsigned{R::kSize} == unsigned{gofer::SetAttrArgs::kSize} &&
+                unsigned{R::kAtime} == unsigned{gofer::SetAttrArgs::kAtime} &&
+                unsigned{R::kMtime} == unsigned{gofer::SetAttrArgs::kMtime} &&
+                unsigned{R::kKillSuid} ==
+                    unsigned{gofer::SetAttrArgs::kKillSuid});
+  if ((args.mask & R::kSize) && IsRegular()) {
+    // ftruncate(2) of an open file must work after the file lost its name
+    // (the gofer truncates by reopening the name): use a writable host fd
+    // of this file when there is one.
+    std::lock_guard<std::mutex> lock(mu_);
+    for (const HostFd& h : host_fds_) {
+      if (!h.writable) continue;
+      if (req.size > static_cast<uint64_t>(INT64_MAX)) {
+        return cv::ErrnoStatus(EINVAL);
+      }
+      if (ftruncate(h.fd, static_cast<off_t>(req.size)) != 0) {
+        return cv::ErrnoStatus(errno, "ftruncate");
+      }
+      args.mask &= ~R::kSize;
+      stat_valid_ = false;
+      break;
+    }
+  }
+  if (args.mask == 0) return absl::OkStatus();
+  ASSIGN_OR_RETURN(struct stat st, conn_->client->SetAttr(fid_, args));
+  SetStat(st);
+  conn_->UpdateStat(st);
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 absl::StatusOr<GoferMount> NewGoferFileSystem(
-    std::shared_ptr<gofer::Client> client) {
+    std::shared_ptr<gofer::Client> client, uint32_t mount_index) {
   auto conn = std::make_shared<GoferConnection>(std::move(client));
-  ASSIGN_OR_RETURN(gofer::InodeInfo root, conn->client->Attach());
-  if (!S_ISDIR(root.stat.st_mode)) {
-    conn->Release(root.fid);
-    return cv::ErrnoStatus(ENOTDIR, "gofer attach: root is not a directory");
-  }
+  ASSIGN_OR_RETURN(gofer::InodeInfo root, conn->client->Attach(mount_index));
   GoferMount m;
-  m.root = vfs::Dentry::NewRoot(std::make_shared<GoferInode>(conn, root));
+  m.root = vfs::Dentry::NewRoot(GoferInode::Make(conn, root));
   m.fs = std::make_shared<GoferFileSystem>(std::move(conn));
   return m;
 }
 
+absl::StatusOr<GoferMount> NewGoferFileSystem(
+    std::shared_ptr<gofer::Client> client) {
+  return NewGoferFileSystem(std::move(client), 0);
+}
+
 absl::StatusOr<std::shared_ptr<vfs::FsContext>> MountGoferRoot(
     std::shared_ptr<gofer::Client> client, bool readonly) {
-  ASSIGN_OR_RETURN(GoferMount m, NewGoferFileSystem(std::move(client)));
+  ASSIGN_OR_RETURN(GoferMount m, NewGoferFileSystem(std::move(client), 0));
+  if (!m.root->IsDir()) {
+    return cv::ErrnoStatus(ENOTDIR, "gofer attach: root is not a directory");
+  }
   auto ns = vfs::MountNamespace::New(std::move(m.fs), std::move(m.root),
                                      readonly ? MS_RDONLY : 0);
   return vfs::FsContext::New(std::move(ns));

@@ -3,18 +3,24 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <linux/fs.h>  // RENAME_*
+#include <linux/magic.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
+#include <sys/xattr.h>
 #include <time.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
+#include <climits>
 #include <map>
 #include <mutex>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "common/errno_status.h"
@@ -22,6 +28,7 @@
 #include "common/status_macros.h"
 #include "common/unique_fd.h"
 #include "sentry/fs/host_io.h"
+#include "sentry/fs/pipe.h"
 
 namespace sentry::fs {
 namespace {
@@ -45,13 +52,68 @@ uint8_t DirentType(mode_t mode) { return IFTODT(mode); }
 
 class TmpfsInode;
 
-class Tmpfs final : public vfs::FileSystem {
+constexpr uint64_t kBlockSize = 4096;
+
+// The state every inode of one instance shares. It is not the FileSystem:
+// that owns the dentry cache, whose dentries hold inodes, and inodes that
+// held it would keep each other alive after the last mount goes.
+class Tmpfs final {
  public:
-  Tmpfs() : dev_(makedev(0, next_tmpfs_minor.fetch_add(1))) {}
-  std::string_view type() const override { return "tmpfs"; }
+  explicit Tmpfs(uint64_t limit)
+      : dev_(makedev(0, next_tmpfs_minor.fetch_add(1))), limit_(limit) {}
+  Tmpfs(const Tmpfs&) = delete;
+  Tmpfs& operator=(const Tmpfs&) = delete;
 
   dev_t dev() const { return dev_; }
   uint64_t NextIno() { return next_ino_.fetch_add(1); }
+
+  // Claims up to `want` bytes of the size limit; returns how many it got
+  // (all of them without a limit). Release gives bytes back.
+  uint64_t Reserve(uint64_t want) {
+    if (limit_ == 0) {
+      used_.fetch_add(want, std::memory_order_relaxed);
+      return want;
+    }
+    uint64_t cur = used_.load(std::memory_order_relaxed);
+    for (;;) {
+      uint64_t room = limit_ > cur ? limit_ - cur : 0;
+      uint64_t grant = std::min(want, room);
+      if (used_.compare_exchange_weak(cur, cur + grant,
+                                      std::memory_order_relaxed)) {
+        return grant;
+      }
+    }
+  }
+  void Release(uint64_t n) { used_.fetch_sub(n, std::memory_order_relaxed); }
+
+  void InodeMade() { inodes_.fetch_add(1, std::memory_order_relaxed); }
+  void InodeGone() { inodes_.fetch_sub(1, std::memory_order_relaxed); }
+
+  struct statfs StatFs() const {
+    struct statfs s {};
+    s.f_type = TMPFS_MAGIC;
+    s.f_bsize = kBlockSize;
+    s.f_frsize = kBlockSize;
+    s.f_namelen = NAME_MAX;
+    // Without size= Linux sizes tmpfs at half of RAM (and as many inodes
+    // as that has pages); programs that check free space (apt, dpkg) need
+    // a plausible figure rather than 0.
+    const uint64_t ram_pages = static_cast<uint64_t>(sysconf(_SC_PHYS_PAGES)) *
+                               static_cast<uint64_t>(sysconf(_SC_PAGESIZE)) /
+                               kBlockSize;
+    const uint64_t blocks = limit_ ? limit_ / kBlockSize : ram_pages / 2;
+    const uint64_t used =
+        (used_.load(std::memory_order_relaxed) + kBlockSize - 1) / kBlockSize;
+    s.f_blocks = blocks;
+    s.f_bfree = s.f_bavail = blocks > used ? blocks - used : 0;
+    const uint64_t files = ram_pages / 2;
+    const uint64_t inodes = inodes_.load(std::memory_order_relaxed);
+    s.f_files = files;
+    s.f_ffree = files > inodes ? files - inodes : 0;
+    s.f_fsid.__val[0] = static_cast<int>(minor(dev_));
+    s.f_fsid.__val[1] = static_cast<int>(major(dev_));
+    return s;
+  }
 
   // Guards every inode's attributes and every directory's entries: one lock
   // per instance makes a rename between two directories simple to get right.
@@ -59,7 +121,26 @@ class Tmpfs final : public vfs::FileSystem {
 
  private:
   const dev_t dev_;
+  const uint64_t limit_;               // 0: none
   std::atomic<uint64_t> next_ino_{2};  // the root is 1
+  std::atomic<uint64_t> used_{0};      // bytes of file data counted
+  std::atomic<uint64_t> inodes_{0};
+};
+
+// The state of a FIFO shared by every open of it (Linux's pipe_inode_info
+// plus the reader/writer counts fifo_open keeps). The Pipe exists while any
+// end is open: when the last end closes its data goes, as on Linux.
+struct FifoState {
+  std::mutex mu;
+  std::shared_ptr<Pipe> pipe;  // guarded by mu
+  int readers = 0;             // guarded by mu
+  int writers = 0;             // guarded by mu
+  // How many read / write opens there have ever been: a blocked opener
+  // waits for its partner's counter to move, so a partner that opens and
+  // closes at once still releases it.
+  uint64_t r_counter = 0;   // guarded by mu
+  uint64_t w_counter = 0;   // guarded by mu
+  vfs::WaiterList openers;  // guarded by mu
 };
 
 class TmpfsInode final : public vfs::Inode,
@@ -77,6 +158,12 @@ class TmpfsInode final : public vfs::Inode,
     st_.st_blksize = 4096;
     if (S_ISCHR(spec.mode) || S_ISBLK(spec.mode)) st_.st_rdev = spec.rdev;
     st_.st_atim = st_.st_mtim = st_.st_ctim = Now();
+    if (S_ISFIFO(spec.mode)) fifo_ = std::make_shared<FifoState>();
+    fs_->InodeMade();
+  }
+  ~TmpfsInode() override {
+    fs_->Release(size_);
+    fs_->InodeGone();
   }
 
   // Makes the memfd of a regular file.
@@ -89,7 +176,80 @@ class TmpfsInode final : public vfs::Inode,
   }
 
   int data_fd() const { return data_.get(); }
-  std::mutex& append_mu() { return append_mu_; }
+  uint64_t size() {
+    std::lock_guard<std::mutex> lock(size_mu_);
+    return size_;
+  }
+
+  // Writes `src` at `offset`, or at the end if `append`, within the size
+  // limit: a write that only partly fits writes what fits, one with no room
+  // at all gives -ENOSPC. Returns the count or -errno; `*pos` is the offset
+  // just past what was written.
+  int64_t WriteData(vfs::IoSequence& src, int64_t offset, bool append,
+                    int64_t* pos) {
+    // Size changes and their accounting go together.
+    std::lock_guard<std::mutex> lock(size_mu_);
+    if (append) offset = static_cast<int64_t>(size_);
+    *pos = offset;
+    const uint64_t len = std::min(src.size(), vfs::kMaxRwCount);
+    uint64_t end;
+    if (len == 0 ||
+        __builtin_add_overflow(static_cast<uint64_t>(offset), len, &end)) {
+      // Nothing to count; the host answers (0, or EFBIG/EINVAL).
+      int64_t n = HostWrite(data_.get(), src, offset);
+      if (n > 0) *pos += n;
+      return n;
+    }
+    uint64_t grant = 0;
+    uint64_t allowed = len;
+    if (end > size_) {
+      const uint64_t need = end - size_;
+      grant = fs_->Reserve(need);
+      if (grant < need) {
+        const uint64_t limit_end = size_ + grant;
+        allowed = limit_end > static_cast<uint64_t>(offset)
+                      ? limit_end - static_cast<uint64_t>(offset)
+                      : 0;
+        if (allowed == 0) {
+          fs_->Release(grant);
+          return -ENOSPC;
+        }
+      }
+    }
+    int64_t n = allowed == len ? HostWrite(data_.get(), src, offset)
+                               : WritePrefix(src, offset, allowed);
+    const uint64_t written = n > 0 ? static_cast<uint64_t>(n) : 0;
+    // A failed write (EFBIG far out, EFAULT) leaves the size alone.
+    const uint64_t new_size =
+        written == 0 ? size_
+                     : std::max<uint64_t>(
+                           size_, static_cast<uint64_t>(offset) + written);
+    fs_->Release(grant - (new_size - size_));
+    size_ = new_size;
+    if (n > 0) *pos += n;
+    return n;
+  }
+
+  // Sets the data size (truncate, O_TRUNC), within the size limit.
+  absl::Status SetSize(uint64_t size) {
+    std::lock_guard<std::mutex> lock(size_mu_);
+    if (size > size_) {
+      const uint64_t need = size - size_;
+      uint64_t grant = fs_->Reserve(need);
+      if (grant < need) {
+        fs_->Release(grant);
+        return Errno(ENOSPC);
+      }
+    }
+    if (ftruncate(data_.get(), static_cast<off_t>(size)) != 0) {
+      int err = errno;
+      if (size > size_) fs_->Release(size - size_);
+      return cv::ErrnoStatus(err, "ftruncate of tmpfs memfd");
+    }
+    if (size < size_) fs_->Release(size_ - size);
+    size_ = size;
+    return absl::OkStatus();
+  }
 
   absl::StatusOr<struct stat> Stat() override {
     std::lock_guard<std::mutex> lock(fs_->mu);
@@ -248,9 +408,7 @@ class TmpfsInode final : public vfs::Inode,
     using R = vfs::SetAttrRequest;
     if (req.mask & R::kSize) {
       if (!IsRegular()) return Errno(EINVAL);
-      if (ftruncate(data_.get(), static_cast<off_t>(req.size)) != 0) {
-        return cv::ErrnoStatus(errno, "ftruncate of tmpfs memfd");
-      }
+      RETURN_IF_ERROR(SetSize(req.size));
     }
     std::lock_guard<std::mutex> lock(fs_->mu);
     if (req.mask & R::kMode) {
@@ -277,12 +435,81 @@ class TmpfsInode final : public vfs::Inode,
 
   // O_TRUNC of an existing file: times change even if it was empty.
   absl::Status TruncateForOpen() {
-    if (ftruncate(data_.get(), 0) != 0) return cv::ErrnoStatus(errno);
+    RETURN_IF_ERROR(SetSize(0));
     DataChanged();
     return absl::OkStatus();
   }
 
+  absl::StatusOr<struct statfs> StatFs() override { return fs_->StatFs(); }
+
+  // Linux's tmpfs keeps trusted., security. and (since 6.6) user.
+  // attributes; the VFS has already refused user. ones on files other than
+  // regular files and directories.
+  static bool XattrNamespaceKept(const std::string& name) {
+    return name.rfind("user.", 0) == 0 || name.rfind("trusted.", 0) == 0 ||
+           name.rfind("security.", 0) == 0;
+  }
+
+  // Linux's xattr_permission: user. attributes are for regular files and
+  // directories only (the VFS checks this too; tmpfs holds to it anyway).
+  bool UserXattrRefused(const std::string& name) const {
+    return name.rfind("user.", 0) == 0 && !IsRegular() && !IsDir();
+  }
+
+  absl::StatusOr<std::string> GetXattr(const std::string& name) override {
+    if (!XattrNamespaceKept(name)) return Errno(EOPNOTSUPP);
+    if (UserXattrRefused(name)) return Errno(ENODATA);
+    std::lock_guard<std::mutex> lock(fs_->mu);
+    auto it = xattrs_.find(name);
+    if (it == xattrs_.end()) return Errno(ENODATA);
+    return it->second;
+  }
+
+  absl::Status SetXattr(const std::string& name, const std::string& value,
+                        int flags) override {
+    if (!XattrNamespaceKept(name)) return Errno(EOPNOTSUPP);
+    if (UserXattrRefused(name)) return Errno(EPERM);
+    std::lock_guard<std::mutex> lock(fs_->mu);
+    auto it = xattrs_.find(name);
+    if ((flags & XATTR_CREATE) && it != xattrs_.end()) return Errno(EEXIST);
+    if ((flags & XATTR_REPLACE) && it == xattrs_.end()) return Errno(ENODATA);
+    xattrs_[name] = value;
+    st_.st_ctim = Now();
+    return absl::OkStatus();
+  }
+
+  absl::StatusOr<std::vector<std::string>> ListXattr() override {
+    std::lock_guard<std::mutex> lock(fs_->mu);
+    std::vector<std::string> names;
+    names.reserve(xattrs_.size());
+    for (const auto& [name, value] : xattrs_) names.push_back(name);
+    return names;
+  }
+
+  absl::Status RemoveXattr(const std::string& name) override {
+    if (!XattrNamespaceKept(name)) return Errno(EOPNOTSUPP);
+    if (UserXattrRefused(name)) return Errno(EPERM);
+    std::lock_guard<std::mutex> lock(fs_->mu);
+    auto it = xattrs_.find(name);
+    if (it == xattrs_.end()) return Errno(ENODATA);
+    xattrs_.erase(it);
+    st_.st_ctim = Now();
+    return absl::OkStatus();
+  }
+
+  absl::StatusOr<vfs::FileRef> OpenFifo(const vfs::Path& path, int flags);
+
   void SetParent(const std::shared_ptr<TmpfsInode>& p) { parent_ = p; }
+
+  // Open descriptions of a regular file. The data of a file with no name
+  // goes when the last one closes, as on Linux, whoever else still holds
+  // the inode (a cached dentry). Mappings hold their description.
+  void Opened() { opens_.fetch_add(1); }
+  void Closed() {
+    if (opens_.fetch_sub(1) != 1) return;
+    std::lock_guard<std::mutex> lock(fs_->mu);
+    if (st_.st_nlink == 0) FreeData();
+  }
 
  private:
   struct Child {
@@ -334,6 +561,9 @@ class TmpfsInode final : public vfs::Inode,
       victim->st_.st_nlink = 0;  // "." and its name
     } else {
       victim->st_.st_nlink--;
+      if (victim->st_.st_nlink == 0 && victim->opens_.load() == 0) {
+        victim->FreeData();
+      }
     }
     victim->st_.st_ctim = now;
     Touch(now);
@@ -359,9 +589,43 @@ class TmpfsInode final : public vfs::Inode,
   std::map<uint64_t, std::string> order_;  // cookie -> name; fs_->mu
   uint64_t next_cookie_ = 2;               // guarded by fs_->mu
   std::weak_ptr<TmpfsInode> parent_;       // directories; guarded by fs_->mu
-  std::string target_;                     // symlinks; set before publication
-  cv::UniqueFd data_;                      // regular files
-  std::mutex append_mu_;                   // makes O_APPEND writes atomic
+  // Drops a regular file's data and gives its bytes back.
+  void FreeData() {
+    if (!IsRegular()) return;
+    std::lock_guard<std::mutex> lock(size_mu_);
+    if (ftruncate(data_.get(), 0) != 0) return;
+    fs_->Release(size_);
+    size_ = 0;
+  }
+
+  // Writes the first `len` bytes of `src` at `offset` (a write cut short by
+  // the size limit).
+  int64_t WritePrefix(vfs::IoSequence& src, int64_t offset, uint64_t len) {
+    std::vector<char> buf(std::min<uint64_t>(len, 64 * 1024));
+    uint64_t done = 0;
+    while (done < len) {
+      size_t want = std::min<uint64_t>(buf.size(), len - done);
+      if (src.CopyIn(done, buf.data(), want) != 0) {
+        return done > 0 ? static_cast<int64_t>(done) : -EFAULT;
+      }
+      ssize_t n = pwrite(data_.get(), buf.data(), want,
+                         offset + static_cast<int64_t>(done));
+      if (n < 0) return done > 0 ? static_cast<int64_t>(done) : -errno;
+      done += static_cast<uint64_t>(n);
+      if (static_cast<size_t>(n) < want) break;
+    }
+    return static_cast<int64_t>(done);
+  }
+
+  std::map<std::string, std::string> xattrs_;  // guarded by fs_->mu
+  std::string target_;  // symlinks; set before publication
+  cv::UniqueFd data_;   // regular files
+  // Serialises size changes (writes, truncation) so that the size limit's
+  // accounting matches the data, and makes O_APPEND writes atomic.
+  std::mutex size_mu_;
+  uint64_t size_ = 0;  // data size as counted; guarded by size_mu_
+  std::shared_ptr<FifoState> fifo_;  // FIFOs
+  std::atomic<int> opens_{0};        // regular files' open descriptions
 };
 
 // An open regular file: data moves with pread/pwrite on the inode's memfd,
@@ -369,7 +633,10 @@ class TmpfsInode final : public vfs::Inode,
 class TmpfsFile final : public vfs::FileDescription {
  public:
   TmpfsFile(const vfs::Path& path, int flags, std::shared_ptr<TmpfsInode> inode)
-      : FileDescription(path, flags), inode_(std::move(inode)) {}
+      : FileDescription(path, flags), inode_(std::move(inode)) {
+    inode_->Opened();
+  }
+  ~TmpfsFile() override { inode_->Closed(); }
 
   // The memfd holds the data, so mmap can map it (MAP_SHARED then shares
   // with every other opener, as on Linux). It is open read-write whatever
@@ -389,23 +656,18 @@ class TmpfsFile final : public vfs::FileDescription {
 
   int64_t Write(vfs::IoSequence& src) override {
     std::lock_guard<std::mutex> lock(offset_mu_);
-    int64_t n;
-    if (flags() & O_APPEND) {
-      n = Append(src);
-      if (n >= 0) offset_ = EndOffset();
-    } else {
-      n = HostWrite(inode_->data_fd(), src, offset_);
-      if (n > 0) offset_ += n;
-    }
+    const bool append = flags() & O_APPEND;
+    int64_t pos;
+    int64_t n = inode_->WriteData(src, offset_, append, &pos);
+    if (n >= 0) offset_ = pos;
     if (n > 0) inode_->DataChanged();
     return n;
   }
 
   int64_t PWrite(vfs::IoSequence& src, int64_t offset) override {
     // Linux appends under O_APPEND whatever the offset.
-    int64_t n = (flags() & O_APPEND)
-                    ? Append(src)
-                    : HostWrite(inode_->data_fd(), src, offset);
+    int64_t pos;
+    int64_t n = inode_->WriteData(src, offset, flags() & O_APPEND, &pos);
     if (n > 0) inode_->DataChanged();
     return n;
   }
@@ -449,13 +711,121 @@ class TmpfsFile final : public vfs::FileDescription {
     return st.st_size;
   }
 
-  int64_t Append(vfs::IoSequence& src) {
-    std::lock_guard<std::mutex> lock(inode_->append_mu());
-    return HostWrite(inode_->data_fd(), src, EndOffset());
-  }
-
   const std::shared_ptr<TmpfsInode> inode_;
 };
+
+// One end of a FIFO opened by name: the pipe's data operations, with the
+// FIFO's reader and writer counts kept for later opens.
+class FifoFile final : public vfs::FileDescription {
+ public:
+  FifoFile(const vfs::Path& path, int flags, std::shared_ptr<FifoState> fifo,
+           std::shared_ptr<Pipe> pipe, uint64_t w_counter_at_open)
+      : FileDescription(path, flags),
+        fifo_(std::move(fifo)),
+        pipe_(std::move(pipe)),
+        reader_(readable()),
+        writer_(writable()),
+        w_counter_at_open_(w_counter_at_open) {
+    pipe_->AddEnd(reader_, writer_);
+  }
+  ~FifoFile() override {
+    pipe_->RemoveEnd(reader_, writer_);
+    std::lock_guard<std::mutex> lock(fifo_->mu);
+    if (reader_) fifo_->readers--;
+    if (writer_) fifo_->writers--;
+    if (fifo_->readers == 0 && fifo_->writers == 0) fifo_->pipe.reset();
+  }
+
+  bool stream() const override { return true; }
+  int64_t Read(vfs::IoSequence& dst) override {
+    return pipe_->Read(dst, nonblocking());
+  }
+  int64_t Write(vfs::IoSequence& src) override {
+    return pipe_->Write(src, nonblocking());
+  }
+  int64_t PRead(vfs::IoSequence&, int64_t) override { return -ESPIPE; }
+  int64_t PWrite(vfs::IoSequence&, int64_t) override { return -ESPIPE; }
+  int64_t Seek(int64_t, int) override { return -ESPIPE; }
+
+  int64_t Ioctl(uint32_t cmd, uint64_t arg, vfs::UserMemory& mem) override {
+    if (cmd == FIONREAD) {
+      int n = static_cast<int>(pipe_->size());
+      return mem.CopyOut(arg, &n, sizeof n);
+    }
+    return -ENOTTY;
+  }
+
+  short Readiness(short mask) override {
+    short ev = pipe_->Readiness(mask, reader_, writer_);
+    if ((ev & POLLHUP) && reader_) {
+      // Linux's pipe_poll: a reader that opened before any writer came
+      // sees no hang-up until a writer has come and gone.
+      std::lock_guard<std::mutex> lock(fifo_->mu);
+      if (fifo_->w_counter == w_counter_at_open_) ev &= ~POLLHUP;
+    }
+    return ev;
+  }
+  void AddWaiter(vfs::Waiter* w) override { pipe_->AddWaiter(w); }
+  void RemoveWaiter(vfs::Waiter* w) override { pipe_->RemoveWaiter(w); }
+
+ private:
+  const std::shared_ptr<FifoState> fifo_;
+  const std::shared_ptr<Pipe> pipe_;
+  const bool reader_;
+  const bool writer_;
+  const uint64_t w_counter_at_open_;
+};
+
+// Linux's fifo_open: a read-only open waits for a writer and a write-only
+// open for a reader, unless O_NONBLOCK (then a writer without readers gets
+// ENXIO); O_RDWR never waits. The wait ends early if the thread is
+// interrupted: the open is then restarted or fails with EINTR.
+absl::StatusOr<vfs::FileRef> TmpfsInode::OpenFifo(const vfs::Path& path,
+                                                  int flags) {
+  FifoState& f = *fifo_;
+  const int mode = flags & O_ACCMODE;
+  const bool nonblock = flags & O_NONBLOCK;
+  std::unique_lock<std::mutex> lock(f.mu);
+  if (mode == O_WRONLY && nonblock && f.readers == 0) return Errno(ENXIO);
+  if (f.pipe == nullptr) f.pipe = std::make_shared<Pipe>();
+  const bool reader = mode != O_WRONLY;
+  const bool writer = mode != O_RDONLY;
+  if (reader) {
+    f.readers++;
+    f.r_counter++;
+  }
+  if (writer) {
+    f.writers++;
+    f.w_counter++;
+  }
+  f.openers.NotifyAll();
+  // The description owns its share of the counts from here on.
+  auto file =
+      std::make_shared<FifoFile>(path, flags, fifo_, f.pipe, f.w_counter);
+  const uint64_t r_start = f.r_counter;
+  const uint64_t w_start = f.w_counter;
+  auto partner_came = [&] {
+    if (mode == O_RDONLY) return f.writers > 0 || f.w_counter != w_start;
+    return f.readers > 0 || f.r_counter != r_start;
+  };
+  if (mode == O_RDWR || (mode == O_RDONLY && nonblock) || partner_came()) {
+    return vfs::FileRef(std::move(file));
+  }
+  vfs::SyncWaiter w;
+  f.openers.Add(&w);
+  int rc = 0;
+  while (!partner_came()) {
+    lock.unlock();
+    rc = w.WaitInterruptible();
+    lock.lock();
+    if (rc == -EINTR) break;
+  }
+  f.openers.Remove(&w);
+  lock.unlock();
+  // Dropping `file` undoes this open's counts.
+  if (rc == -EINTR) return cv::ErrnoStatus(kERestartSys, "FIFO open");
+  return vfs::FileRef(std::move(file));
+}
 
 absl::StatusOr<vfs::FileRef> TmpfsInode::Open(const vfs::Path& path,
                                               int flags) {
@@ -474,17 +844,26 @@ absl::StatusOr<vfs::FileRef> TmpfsInode::Open(const vfs::Path& path,
     case S_IFSOCK:
       return Errno(ENXIO);  // sockets are connected to, never opened
     case S_IFIFO:
-      return cv::ErrnoStatus(EOPNOTSUPP,
-                             "opening a FIFO in tmpfs is not implemented");
+      return OpenFifo(path, flags & ~(O_CREAT | O_EXCL | O_NOCTTY | O_TRUNC));
     default:
       return Errno(ENXIO);
   }
 }
 
+class TmpfsFileSystem final : public vfs::FileSystem {
+ public:
+  explicit TmpfsFileSystem(std::shared_ptr<Tmpfs> tmpfs)
+      : tmpfs_(std::move(tmpfs)) {}
+  std::string_view type() const override { return "tmpfs"; }
+
+ private:
+  const std::shared_ptr<Tmpfs> tmpfs_;
+};
+
 }  // namespace
 
 TmpfsMount NewTmpfs(const TmpfsOptions& opts) {
-  auto fs = std::make_shared<Tmpfs>();
+  auto fs = std::make_shared<Tmpfs>(opts.size_bytes);
   vfs::NewFileSpec spec;
   spec.mode = S_IFDIR | (opts.mode & 07777);
   spec.uid = opts.uid;
@@ -492,7 +871,7 @@ TmpfsMount NewTmpfs(const TmpfsOptions& opts) {
   auto root = std::make_shared<TmpfsInode>(fs, spec, 1);
   TmpfsMount m;
   m.root = vfs::Dentry::NewRoot(std::move(root));
-  m.fs = std::move(fs);
+  m.fs = std::make_shared<TmpfsFileSystem>(std::move(fs));
   return m;
 }
 

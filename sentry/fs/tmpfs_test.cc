@@ -4,19 +4,25 @@
 
 #include <fcntl.h>
 #include <linux/fs.h>  // RENAME_*
+#include <linux/magic.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "common/errno_status.h"
 #include "gtest/gtest.h"
 #include "sentry/vfs/vfs.h"
+#include "sentry/vfs/wait.h"
 
 namespace sentry::fs {
 namespace {
@@ -478,6 +484,330 @@ TEST_F(TmpfsTest, MountsReadOnlyCrossAndBusy) {
   EXPECT_EQ(Errno(vfs::Chmod(root_, *Resolve("/ro"), 0700)), EROFS);
   EXPECT_TRUE(absl::IsNotFound(MountTmpfs(*ctx_, "/missing", 0, 01777)));
   EXPECT_TRUE(absl::IsNotFound(MountTmpfs(*ctx_, "/file", 0, 01777)));
+}
+
+TEST_F(TmpfsTest, Xattrs) {
+  ASSERT_EQ(Create("/f", "x"), 0);
+  vfs::InodeRef f = Resolve("/f")->inode();
+  EXPECT_EQ(Errno(f->GetXattr("user.a").status()), ENODATA);
+  EXPECT_EQ(Errno(f->RemoveXattr("user.a")), ENODATA);
+  EXPECT_EQ(Errno(f->SetXattr("user.a", "1", XATTR_REPLACE)), ENODATA);
+  struct timespec before = Stat("/f")->st_ctim;
+  struct timespec old[2] = {{100, 0}, {100, 0}};
+  ASSERT_TRUE(vfs::Utimens(root_, *Resolve("/f"), old).ok());
+  ASSERT_TRUE(f->SetXattr("user.a", "1", XATTR_CREATE).ok());
+  EXPECT_GE(Stat("/f")->st_ctim.tv_sec, before.tv_sec);  // ctime moves
+  EXPECT_EQ(Stat("/f")->st_mtim.tv_sec, 100);            // mtime does not
+  EXPECT_EQ(Errno(f->SetXattr("user.a", "2", XATTR_CREATE)), EEXIST);
+  ASSERT_TRUE(f->SetXattr("user.a", "2", XATTR_REPLACE).ok());
+  ASSERT_TRUE(f->SetXattr("trusted.b", std::string("\0v", 2), 0).ok());
+  EXPECT_EQ(*f->GetXattr("user.a"), "2");
+  EXPECT_EQ(*f->GetXattr("trusted.b"), std::string("\0v", 2));
+  auto names = f->ListXattr();
+  ASSERT_TRUE(names.ok());
+  std::sort(names->begin(), names->end());
+  EXPECT_EQ(*names, (std::vector<std::string>{"trusted.b", "user.a"}));
+  EXPECT_EQ(Errno(f->SetXattr("system.posix_acl_access", "", 0)), EOPNOTSUPP);
+  ASSERT_TRUE(f->RemoveXattr("user.a").ok());
+  EXPECT_EQ(Errno(f->GetXattr("user.a").status()), ENODATA);
+  // Directories keep their own.
+  ASSERT_EQ(Mkdir("/d"), 0);
+  vfs::InodeRef d = Resolve("/d")->inode();
+  ASSERT_TRUE(d->SetXattr("trusted.overlay.opaque", "y", 0).ok());
+  EXPECT_EQ(*d->GetXattr("trusted.overlay.opaque"), "y");
+  EXPECT_EQ(Errno(f->GetXattr("trusted.overlay.opaque").status()), ENODATA);
+  // user. attributes are for files and directories only.
+  ASSERT_EQ(Symlink("f", "/l"), 0);
+  vfs::InodeRef l = Resolve("/l", false)->inode();
+  EXPECT_EQ(Errno(l->SetXattr("user.a", "1", 0)), EPERM);
+  EXPECT_EQ(Errno(l->GetXattr("user.a").status()), ENODATA);
+  EXPECT_TRUE(l->SetXattr("trusted.a", "1", 0).ok());
+}
+
+TEST_F(TmpfsTest, StatFs) {
+  auto s = Resolve("/")->inode()->StatFs();
+  ASSERT_TRUE(s.ok());
+  EXPECT_EQ(s->f_type, TMPFS_MAGIC);
+  EXPECT_EQ(s->f_type, kTmpfsMagic);
+  EXPECT_EQ(s->f_bsize, 4096);
+  EXPECT_EQ(s->f_namelen, 255);
+  // Without a limit: half the RAM, and plenty free.
+  EXPECT_GT(s->f_blocks, 0u);
+  EXPECT_GT(s->f_bavail, 0u);
+  EXPECT_GT(s->f_ffree, 0u);
+
+  TmpfsOptions opts;
+  opts.size_bytes = 1 << 20;
+  TmpfsMount m = NewTmpfs(opts);
+  auto l = m.root->inode()->StatFs();
+  ASSERT_TRUE(l.ok());
+  EXPECT_EQ(l->f_blocks, 256u);
+  EXPECT_EQ(l->f_bfree, 256u);
+  EXPECT_EQ(l->f_bavail, 256u);
+  vfs::NewFileSpec spec{S_IFREG | 0644, 0, 0, 0};
+  auto f = m.root->inode()->Create("f", spec);
+  ASSERT_TRUE(f.ok());
+  vfs::SetAttrRequest req;
+  req.mask = vfs::SetAttrRequest::kSize;
+  req.size = 8192 + 1;
+  ASSERT_TRUE((*f)->SetAttr(req).ok());
+  EXPECT_EQ((*f)->StatFs()->f_bfree, 256u - 3);
+  auto files_before = (*f)->StatFs()->f_ffree;
+  ASSERT_TRUE(m.root->inode()->Unlink("f").ok());
+  f->reset();  // the last reference: the data goes
+  EXPECT_EQ(m.root->inode()->StatFs()->f_bfree, 256u);
+  EXPECT_EQ(m.root->inode()->StatFs()->f_ffree, files_before + 1);
+}
+
+// Application memory that is never accessible.
+class FaultingMemory final : public vfs::UserMemory {
+ public:
+  int CopyIn(uint64_t, void*, size_t) override { return -EFAULT; }
+  int CopyOut(uint64_t, const void*, size_t) override { return -EFAULT; }
+};
+
+class LimitedTmpfsTest : public TmpfsTest {
+ protected:
+  void SetUp() override {
+    TmpfsTest::SetUp();
+    TmpfsOptions opts;
+    opts.size_bytes = 10000;
+    TmpfsMount m = NewTmpfs(opts);
+    ns_ = vfs::MountNamespace::New(m.fs, m.root, 0);
+    ctx_ = vfs::FsContext::New(ns_);
+  }
+  int64_t WriteAt(const FileRef& f, size_t len, int64_t off) {
+    std::string data(len, 'z');
+    auto io = vfs::IoSequence::Buffer(data.data(), data.size());
+    return f->PWrite(io, off);
+  }
+  int64_t Append(const FileRef& f, size_t len) {
+    std::string data(len, 'a');
+    auto io = vfs::IoSequence::Buffer(data.data(), data.size());
+    return f->Write(io);
+  }
+};
+
+TEST_F(LimitedTmpfsTest, WritesStopAtTheLimit) {
+  auto f = Open("/f", O_RDWR | O_CREAT);
+  ASSERT_TRUE(f.ok());
+  EXPECT_EQ(WriteAt(*f, 6000, 0), 6000);
+  // A write that fails (a bad buffer) takes no room and leaves the size.
+  FaultingMemory bad_mem;
+  auto bad = vfs::IoSequence::User(bad_mem, 0x1000, 3);
+  EXPECT_EQ((*f)->PWrite(bad, 7000), -EFAULT);
+  EXPECT_EQ(Stat("/f")->st_size, 6000);
+  // Overwriting in place needs no room.
+  EXPECT_EQ(WriteAt(*f, 6000, 0), 6000);
+  auto g = Open("/g", O_WRONLY | O_CREAT | O_APPEND);
+  ASSERT_TRUE(g.ok());
+  // Only what fits is written; then ENOSPC.
+  EXPECT_EQ(Append(*g, 5000), 4000);
+  EXPECT_EQ(Stat("/g")->st_size, 4000);
+  EXPECT_EQ(Append(*g, 1), -ENOSPC);
+  EXPECT_EQ(WriteAt(*f, 10, 6000), -ENOSPC);
+  EXPECT_EQ(WriteAt(*f, 10, 5990), 10);  // within the file
+  // A hole counts: the size is what is counted.
+  EXPECT_EQ(Errno(vfs::Ftruncate(**f, 6001)), ENOSPC);
+  EXPECT_EQ(Stat("/f")->st_size, 6000);
+  // Shrinking gives room back.
+  ASSERT_TRUE(vfs::Ftruncate(**f, 1000).ok());
+  EXPECT_EQ(Append(*g, 5000), 5000);
+  EXPECT_EQ(Append(*g, 1), -ENOSPC);
+  // O_TRUNC frees a file's bytes too.
+  ASSERT_TRUE(Open("/g", O_WRONLY | O_TRUNC).ok());
+  EXPECT_EQ(WriteAt(*f, 9000, 1000), 9000);
+  // Unlinking frees once the last open description is gone.
+  ASSERT_EQ(Unlink("/f"), 0);
+  auto h = Open("/h", O_WRONLY | O_CREAT);
+  ASSERT_TRUE(h.ok());
+  EXPECT_EQ(Append(*h, 1), -ENOSPC);
+  f->reset();
+  EXPECT_EQ(Append(*h, 10000), 10000);
+  EXPECT_EQ(Stat("/h")->st_size, 10000);
+}
+
+TEST_F(LimitedTmpfsTest, ConcurrentAppendsNeverExceedTheLimit) {
+  auto f = Open("/f", O_WRONLY | O_CREAT | O_APPEND);
+  ASSERT_TRUE(f.ok());
+  std::atomic<int64_t> total{0};
+  std::vector<std::thread> threads;
+  for (int i = 0; i < 4; ++i) {
+    threads.emplace_back([&] {
+      for (;;) {
+        int64_t n = Append(*f, 7);
+        if (n < 0) {
+          EXPECT_EQ(n, -ENOSPC);
+          break;
+        }
+        total += n;
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(total.load(), 10000);
+  EXPECT_EQ(Stat("/f")->st_size, 10000);
+}
+
+class FifoTest : public TmpfsTest {
+ protected:
+  void SetUp() override {
+    TmpfsTest::SetUp();
+    ASSERT_EQ(
+        Errno(vfs::MknodAt(*ctx_, root_, Path{}, "/fifo", S_IFIFO | 0666, 0)),
+        0);
+  }
+  static int64_t Put(const FileRef& f, const std::string& s) {
+    auto io = vfs::IoSequence::Buffer(s.data(), s.size());
+    return f->Write(io);
+  }
+  static std::string Get(const FileRef& f, size_t n = 64) {
+    std::string buf(n, '\0');
+    auto io = vfs::IoSequence::Buffer(buf.data(), buf.size());
+    int64_t got = f->Read(io);
+    if (got < 0) return "error " + std::to_string(-got);
+    buf.resize(got);
+    return buf;
+  }
+};
+
+TEST_F(FifoTest, NonblockingOpens) {
+  // A writer without readers: ENXIO.
+  EXPECT_EQ(OpenErr("/fifo", O_WRONLY | O_NONBLOCK), ENXIO);
+  // A reader never waits with O_NONBLOCK, and reads EOF without writers.
+  auto r = Open("/fifo", O_RDONLY | O_NONBLOCK);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_TRUE((*r)->stream());
+  EXPECT_EQ(Get(*r), "");
+  // No hang-up before any writer came.
+  EXPECT_EQ((*r)->Readiness(POLLIN | POLLHUP), 0);
+  auto w = Open("/fifo", O_WRONLY | O_NONBLOCK);
+  ASSERT_TRUE(w.ok()) << w.status();
+  EXPECT_EQ(Put(*w, "hello"), 5);
+  EXPECT_EQ((*r)->Readiness(POLLIN | POLLHUP), POLLIN);
+  EXPECT_EQ(Get(*r), "hello");
+  EXPECT_EQ(Get(*r), "error " + std::to_string(EAGAIN));
+  w->reset();
+  EXPECT_EQ((*r)->Readiness(POLLIN | POLLHUP), POLLHUP);
+  EXPECT_EQ((*r)->Seek(0, SEEK_SET), -ESPIPE);
+  // fstat of an end is the FIFO's inode.
+  EXPECT_TRUE(S_ISFIFO((*r)->Stat()->st_mode));
+  EXPECT_EQ((*r)->Stat()->st_ino, Stat("/fifo")->st_ino);
+}
+
+TEST_F(FifoTest, ReadWriteOpenNeverBlocks) {
+  auto rw = Open("/fifo", O_RDWR);
+  ASSERT_TRUE(rw.ok());
+  EXPECT_EQ(Put(*rw, "loop"), 4);
+  EXPECT_EQ(Get(*rw), "loop");
+  // With a reader there, a non-blocking writer opens.
+  EXPECT_TRUE(Open("/fifo", O_WRONLY | O_NONBLOCK).ok());
+}
+
+TEST_F(FifoTest, BlockingOpensWaitForThePartner) {
+  std::atomic<bool> opened{false};
+  FileRef reader;
+  std::thread t([&] {
+    auto r = Open("/fifo", O_RDONLY);
+    ASSERT_TRUE(r.ok()) << r.status();
+    reader = *r;
+    opened = true;
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  EXPECT_FALSE(opened.load());
+  auto w = Open("/fifo", O_WRONLY);  // a reader is waiting: no wait
+  ASSERT_TRUE(w.ok());
+  t.join();
+  EXPECT_TRUE(opened.load());
+  EXPECT_EQ(Put(*w, "data"), 4);
+  EXPECT_EQ(Get(reader), "data");
+  w->reset();
+  EXPECT_EQ(Get(reader), "");  // EOF once the writer is gone
+
+  // A writer waits for a reader the same way.
+  reader.reset();
+  opened = false;
+  FileRef writer;
+  std::thread t2([&] {
+    auto w2 = Open("/fifo", O_WRONLY);
+    ASSERT_TRUE(w2.ok()) << w2.status();
+    writer = *w2;
+    opened = true;
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  EXPECT_FALSE(opened.load());
+  auto r2 = Open("/fifo", O_RDONLY | O_NONBLOCK);
+  ASSERT_TRUE(r2.ok());
+  t2.join();
+  EXPECT_EQ(Put(writer, "more"), 4);
+  EXPECT_EQ(Get(*r2), "more");
+}
+
+TEST_F(FifoTest, DataGoesWhenTheLastEndCloses) {
+  {
+    auto rw = Open("/fifo", O_RDWR);
+    ASSERT_TRUE(rw.ok());
+    EXPECT_EQ(Put(*rw, "stale"), 5);
+  }
+  auto rw = Open("/fifo", O_RDWR | O_NONBLOCK);
+  ASSERT_TRUE(rw.ok());
+  EXPECT_EQ(Get(*rw), "error " + std::to_string(EAGAIN));
+}
+
+// Interrupts the sleeps of the thread it is installed on, as a signal does.
+class TestInterruptor final : public vfs::Interruptor {
+ public:
+  bool Arm(vfs::Waiter* w) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (interrupted_) return false;
+    armed_ = w;
+    return true;
+  }
+  bool Disarm() override {
+    std::lock_guard<std::mutex> lock(mu_);
+    armed_ = nullptr;
+    return interrupted_;
+  }
+  void Interrupt() {
+    std::lock_guard<std::mutex> lock(mu_);
+    interrupted_ = true;
+    if (armed_) armed_->Notify();
+  }
+  bool armed() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return armed_ != nullptr;
+  }
+
+ private:
+  std::mutex mu_;
+  vfs::Waiter* armed_ = nullptr;
+  bool interrupted_ = false;
+};
+
+TEST_F(FifoTest, InterruptedOpenRestartsAndUndoesItsCount) {
+  TestInterruptor intr;
+  int err = 0;
+  std::thread t([&] {
+    vfs::SetThreadInterruptor(&intr);
+    err = Errno(Open("/fifo", O_WRONLY).status());
+    vfs::SetThreadInterruptor(nullptr);
+  });
+  while (!intr.armed()) std::this_thread::yield();
+  intr.Interrupt();
+  t.join();
+  EXPECT_EQ(err, kERestartSys);
+  // The abandoned writer is not counted: a blocking reader still waits.
+  std::atomic<bool> opened{false};
+  std::thread t2([&] {
+    EXPECT_TRUE(Open("/fifo", O_RDONLY).ok());
+    opened = true;
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  EXPECT_FALSE(opened.load());
+  auto w = Open("/fifo", O_WRONLY | O_NONBLOCK);
+  EXPECT_TRUE(w.ok());
+  t2.join();
+  EXPECT_TRUE(opened.load());
 }
 
 }  // namespace

@@ -5,8 +5,20 @@
 
 #include "sentry/kernel/signal.h"
 #include "sentry/kernel/task.h"
+#include "sentry/mm/mm.h"
 
 namespace sentry {
+
+FutexKey FutexKeyFor(Task& task, uint64_t addr, bool private_op) {
+  mm::MemoryManager* mm = task.shared_mm().get();
+  FutexKey key{mm, addr};
+  key.uaddr = addr;
+  if (!private_op && mm != nullptr &&
+      mm->SharedObjectAt(addr, &key.dev, &key.ino, &key.addr)) {
+    key.space = nullptr;
+  }
+  return key;
+}
 
 int FutexTable::Wait(Task& task, FutexKey key, uint32_t val, uint32_t bitset,
                      const std::optional<vfs::Deadline>& deadline) {
@@ -16,7 +28,7 @@ int FutexTable::Wait(Task& task, FutexKey key, uint32_t val, uint32_t bitset,
   {
     std::lock_guard<std::mutex> lock(mu_);
     uint32_t cur;
-    if (task.CopyInObj(key.addr, &cur) != 0) return -EFAULT;
+    if (task.CopyInObj(key.uaddr, &cur) != 0) return -EFAULT;
     if (cur != val) return -EAGAIN;
     waiters_.emplace(key, &w);
   }
@@ -64,7 +76,7 @@ int FutexTable::Requeue(Task& task, FutexKey from, FutexKey to, int nwake,
   std::lock_guard<std::mutex> lock(mu_);
   if (cmpval) {
     uint32_t cur;
-    if (task.CopyInObj(from.addr, &cur) != 0) return -EFAULT;
+    if (task.CopyInObj(from.uaddr, &cur) != 0) return -EFAULT;
     if (cur != *cmpval) return -EAGAIN;
   }
   int done = WakeLocked(from, nwake, FUTEX_BITSET_MATCH_ANY);
@@ -99,7 +111,7 @@ int FutexTable::WakeOp(Task& task, FutexKey key1, FutexKey key2, int nwake1,
   // but not to application threads storing to the word at the same moment:
   // doing it atomically would take an injected instruction sequence.
   uint32_t old;
-  if (task.CopyInObj(key2.addr, &old) != 0) return -EFAULT;
+  if (task.CopyInObj(key2.uaddr, &old) != 0) return -EFAULT;
   uint32_t next;
   switch (op) {
     case FUTEX_OP_SET:
@@ -144,7 +156,7 @@ int FutexTable::WakeOp(Task& task, FutexKey key1, FutexKey key2, int nwake1,
     default:
       return -ENOSYS;
   }
-  if (task.CopyOutObj(key2.addr, next) != 0) return -EFAULT;
+  if (task.CopyOutObj(key2.uaddr, next) != 0) return -EFAULT;
   int woken = WakeLocked(key1, nwake1, FUTEX_BITSET_MATCH_ANY);
   if (take) woken += WakeLocked(key2, nwake2, FUTEX_BITSET_MATCH_ANY);
   return woken;

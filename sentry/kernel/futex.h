@@ -10,6 +10,7 @@
 #include <map>
 #include <mutex>
 #include <optional>
+#include <tuple>
 
 #include "sentry/vfs/wait.h"
 
@@ -17,11 +18,26 @@ namespace sentry {
 
 class Task;
 
+// A private futex is (address space, address). A shared one in MAP_SHARED
+// memory is (null, object's device and inode, offset in the object), so
+// processes mapping the same object meet whatever their addresses.
 struct FutexKey {
-  const void* space;  // the address space (its MemoryManager)
-  uint64_t addr;
-  auto operator<=>(const FutexKey&) const = default;
+  const void* space;  // the address space (its MemoryManager), or null
+  uint64_t addr;      // the address, or the offset in the shared object
+  uint64_t dev = 0;
+  uint64_t ino = 0;
+  // Where the calling task reads the futex word; not part of the identity.
+  uint64_t uaddr = 0;
+  auto operator<=>(const FutexKey& o) const {
+    return std::tie(space, addr, dev, ino) <=>
+           std::tie(o.space, o.addr, o.dev, o.ino);
+  }
+  bool operator==(const FutexKey& o) const { return (*this <=> o) == 0; }
 };
+
+// The key for `addr` as the task sees it. `private_op` (FUTEX_PRIVATE_FLAG)
+// always keys by address space, as Linux does.
+FutexKey FutexKeyFor(Task& task, uint64_t addr, bool private_op);
 
 class FutexTable final {
  public:

@@ -160,8 +160,7 @@ void Kernel::ExitRobustList(Task& task) {
     uint32_t next = (val & FUTEX_WAITERS) | FUTEX_OWNER_DIED;
     if (task.CopyOutObj(uaddr, next) != 0) return;
     if (val & FUTEX_WAITERS) {
-      futexes_.Wake(FutexKey{task.shared_mm().get(), uaddr}, 1,
-                    FUTEX_BITSET_MATCH_ANY);
+      futexes_.Wake(FutexKeyFor(task, uaddr, false), 1, FUTEX_BITSET_MATCH_ANY);
     }
   };
   constexpr int kRobustListLimit = 2048;  // Linux's ROBUST_LIST_LIMIT
@@ -182,7 +181,7 @@ void Kernel::TaskExited(Task& task) {
   if (task.clear_child_tid != 0 && task.shared_mm() != nullptr) {
     uint32_t zero = 0;
     if (task.CopyOutObj(task.clear_child_tid, zero) == 0) {
-      futexes_.Wake(FutexKey{task.shared_mm().get(), task.clear_child_tid}, 1,
+      futexes_.Wake(FutexKeyFor(task, task.clear_child_tid, false), 1,
                     FUTEX_BITSET_MATCH_ANY);
     }
   }
@@ -191,6 +190,9 @@ void Kernel::TaskExited(Task& task) {
 
   std::unique_lock<std::mutex> lock(mu_);
   tasks_.erase(task.tid());
+  // Linux's exit_mm comes before exit_notify: a parent woken by wait must
+  // find the child's mappings (SysV attachments) gone.
+  task.set_mm(nullptr);
   std::shared_ptr<ThreadGroup> tg = task.shared_thread_group();
   bool last;
   {

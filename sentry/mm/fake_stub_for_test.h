@@ -83,6 +83,13 @@ class FakeAddressSpace final : public platform::AddressSpace {
         if (a[2] == MADV_DONTNEED) DropData(a[0], end);
         return 0;
       }
+      case SYS_close:
+        return 0;
+      case SYS_msync: {
+        uint64_t end = a[0] + PageRoundUp(a[1]);
+        if (!host.IsFullyMapped(a[0], end)) return -ENOMEM;
+        return 0;
+      }
       case SYS_mremap:
         return Mremap(a[0], a[1], a[2], static_cast<int>(a[3]), a[4]);
       case SYS_mincore: {
@@ -236,6 +243,13 @@ class FakeContext final : public platform::Context {
     calls.push_back({nr, args, r});
     return r;
   }
+  // Stub fd numbers are the host fd plus 1000, so tests can tell them
+  // apart; a negative host fd fails as a bad fd would.
+  absl::StatusOr<int> ImportFd(int host_fd) override {
+    if (host_fd < 0) return absl::InvalidArgumentError("bad fd");
+    imported.push_back(host_fd);
+    return host_fd + 1000;
+  }
   absl::Status GetFpState(platform::FpState&) override {
     return absl::UnimplementedError("fake");
   }
@@ -261,6 +275,7 @@ class FakeContext final : public platform::Context {
   }
 
   std::vector<InjectedCall> calls;
+  std::vector<int> imported;  // host fds passed to ImportFd
 
  private:
   std::shared_ptr<FakeAddressSpace> as_;

@@ -8,9 +8,11 @@
 #include <algorithm>
 #include <atomic>
 #include <climits>
+#include <map>
 #include <vector>
 
 #include "absl/strings/str_format.h"
+#include "common/errno_status.h"
 
 namespace sentry::mm {
 namespace {
@@ -163,6 +165,27 @@ int64_t MemoryManager::HostMapAnon(platform::Context& ctx, uint64_t start,
   return 0;
 }
 
+int64_t MemoryManager::HostMapFile(platform::Context& ctx, uint64_t start,
+                                   uint64_t len, int prot, bool shared,
+                                   int host_fd, uint64_t offset,
+                                   int extra_flags) {
+  // The stub gets its own copy of the fd just for the mmap: the mapping
+  // keeps the file, so the fd is closed at once.
+  absl::StatusOr<int> fd = ctx.ImportFd(host_fd);
+  if (!fd.ok()) {
+    int err = cv::StatusToErrno(fd.status());
+    return err > 0 ? -err : -ENOMEM;
+  }
+  int64_t r = ctx.InjectSyscall(
+      SYS_mmap, start, len, prot,
+      (shared ? MAP_SHARED : MAP_PRIVATE) | MAP_FIXED | extra_flags,
+      static_cast<uint64_t>(*fd), offset);
+  ctx.InjectSyscall(SYS_close, static_cast<uint64_t>(*fd));
+  if (r < 0) return r;
+  if (static_cast<uint64_t>(r) != start) return -ENOMEM;
+  return 0;
+}
+
 void MemoryManager::Discard(platform::Context& ctx, uint64_t start,
                             uint64_t end) {
   ctx.InjectSyscall(SYS_munmap, start, end - start);
@@ -272,13 +295,13 @@ int64_t MemoryManager::Mmap(platform::Context& ctx, uint64_t addr, uint64_t len,
       default:
         return -EINVAL;
     }
-    // Shared file mappings need the host file itself in the stub (a donated
-    // fd), which does not exist yet: refuse those that could be written.
-    // One that can never be written (the file is open read-only, so not even
-    // mprotect can add PROT_WRITE) differs from a private copy only if
-    // someone else changes the file, and is served as one (glibc maps its
-    // gconv cache this way).
-    if (shared && file->writable) return -ENODEV;
+    // Shared file mappings map the host file itself in the stub. A file
+    // without a host fd (procfs, devfs) cannot be shared that way: refuse
+    // the mappings that could be written. One that can never be written
+    // (the file is open read-only, so not even mprotect can add PROT_WRITE)
+    // differs from a private copy only if someone else changes the file,
+    // and is served as one.
+    if (shared && file->host_fd < 0 && file->writable) return -ENODEV;
   } else {
     switch (flags & kMapTypeMask) {
       case MAP_SHARED:
@@ -326,14 +349,35 @@ int64_t MemoryManager::Mmap(platform::Context& ctx, uint64_t addr, uint64_t len,
     return static_cast<int64_t>(start);
   }
 
-  // A private file mapping is carried out as an anonymous copy of the file
-  // (correct for MAP_PRIVATE except that later changes to the file are not
-  // seen): map it writable, copy the bytes in, then apply the protection.
   vma.file = std::make_shared<const MappedFile>(*file);
   vma.offset = offset;
   vma.name = file->name;
   vma.dev = file->dev;
   vma.inode = file->inode;
+  if (file->host_fd >= 0) {
+    // The host maps the file itself: shared mappings share its pages; the
+    // host gives private ones copy-on-write and, as Linux, shows them later
+    // changes to pages not yet written (and SIGBUS past the end of the
+    // file). Much cheaper than copying a library in.
+    int64_t r = HostMapFile(ctx, start, len, vma.prot, shared, file->host_fd,
+                            offset, host_extra);
+    if (r == 0) {
+      vma.host_mapped = true;
+      vmas_.Insert(std::move(vma));
+      return static_cast<int64_t>(start);
+    }
+    // The host may refuse what the sandbox allows (PROT_EXEC of a file on a
+    // noexec host mount or of a noexec memfd): a private mapping falls back
+    // to a copy.
+    if (shared || (r != -EPERM && r != -EACCES)) {
+      if (fixed) Discard(ctx, start, end);
+      return r;
+    }
+  }
+  // A private mapping of a file without a host fd (procfs, devfs) is
+  // carried out as an anonymous copy of the file (correct for MAP_PRIVATE
+  // except that later changes to the file are not seen): map it writable,
+  // copy the bytes in, then apply the protection.
   int64_t r = HostMapAnon(ctx, start, len, PROT_READ | PROT_WRITE, false,
                           host_extra & ~MAP_POPULATE);
   if (r < 0) {
@@ -561,7 +605,7 @@ int64_t MemoryManager::Mremap(platform::Context& ctx, uint64_t old_addr,
         ext.end = old_addr + new_len;
         ext.offset = vma.offset + vma.size();
         vmas_.Insert(ext);
-        if (ext.file != nullptr) {
+        if (ext.file != nullptr && !ext.host_mapped) {
           if (int err = FillFromFile(ctx, ext, ext.start, ext.end); err < 0) {
             return err;
           }
@@ -591,7 +635,7 @@ int64_t MemoryManager::Mremap(platform::Context& ctx, uint64_t old_addr,
   moved.offset = vma.offset + (old_addr - vma.start);
   if (!dontunmap && old_len > 0) vmas_.Remove(old_addr, old_addr + old_len);
   vmas_.Insert(moved);
-  if (moved.file != nullptr) {
+  if (moved.file != nullptr && !moved.host_mapped) {
     if (new_len > old_len) {
       if (int err = FillFromFile(ctx, moved, dest + old_len, moved.end);
           err < 0) {
@@ -681,7 +725,7 @@ int64_t MemoryManager::Madvise(platform::Context& ctx, uint64_t addr,
         if (int64_t r = forward(v, MADV_DONTNEED); r < 0) return r;
         // A private file mapping drops its private copy and shows the file
         // again; here the copy is the mapping, so read the file back in.
-        if (v.file != nullptr) {
+        if (v.file != nullptr && !v.host_mapped) {
           if (int err = FillFromFile(ctx, v, v.start, v.end); err < 0) {
             return err;
           }
@@ -765,7 +809,8 @@ int64_t MemoryManager::Mincore(platform::Context& ctx, uint64_t addr,
   return ctx.InjectSyscall(SYS_mincore, addr, len, vec);
 }
 
-int64_t MemoryManager::Msync(uint64_t addr, uint64_t len, int flags) {
+int64_t MemoryManager::Msync(platform::Context& ctx, uint64_t addr,
+                             uint64_t len, int flags) {
   if (flags & ~(MS_ASYNC | MS_INVALIDATE | MS_SYNC)) return -EINVAL;
   if (!PageAligned(addr)) return -EINVAL;
   if ((flags & MS_ASYNC) && (flags & MS_SYNC)) return -EINVAL;
@@ -775,8 +820,16 @@ int64_t MemoryManager::Msync(uint64_t addr, uint64_t len, int flags) {
   if (end < addr) return -ENOMEM;
   if (end == addr) return 0;
   std::lock_guard<std::mutex> lock(mu_);
-  // Nothing is written back: there are no shared file mappings yet.
-  return vmas_.IsFullyMapped(addr, end) ? 0 : -ENOMEM;
+  // Linux syncs the mapped parts up to the first hole, then reports it.
+  const uint64_t stop = vmas_.MappedPrefixEnd(addr, end);
+  // Only host-mapped files have anything to write back; private copies
+  // and anonymous memory have nothing behind them.
+  for (const Vma& v : vmas_.Overlapping(addr, stop)) {
+    if (!v.host_mapped) continue;
+    int64_t r = ctx.InjectSyscall(SYS_msync, v.start, v.size(), flags);
+    if (r < 0) return r;
+  }
+  return stop < end ? -ENOMEM : 0;
 }
 
 int64_t MemoryManager::Mlock(uint64_t addr, uint64_t len, bool populate) {
@@ -795,6 +848,32 @@ int64_t MemoryManager::Mlock(uint64_t addr, uint64_t len, bool populate) {
     for (const Vma& v : vmas_.Overlapping(start, end)) {
       if (v.prot == PROT_NONE) return -ENOMEM;
     }
+  }
+  return 0;
+}
+
+int64_t MemoryManager::DetachShm(platform::Context& ctx, uint64_t addr) {
+  if (!PageAligned(addr)) return -EINVAL;
+  std::lock_guard<std::mutex> lock(mu_);
+  std::shared_ptr<const MappedFile> file;
+  for (auto it = vmas_.begin(); it != vmas_.end(); ++it) {
+    const Vma& v = it->second;
+    if (v.end <= addr) continue;
+    if (v.file != nullptr && v.file->sysv_shm && v.start - addr == v.offset) {
+      file = v.file;
+      break;
+    }
+  }
+  if (file == nullptr) return -EINVAL;
+  uint64_t size = PageRoundUp(file->size);
+  uint64_t end =
+      size > layout_.max_addr - addr ? layout_.max_addr : addr + size;
+  std::vector<std::pair<uint64_t, uint64_t>> pieces;
+  for (const Vma& v : vmas_.Overlapping(addr, end)) {
+    if (v.file == file) pieces.emplace_back(v.start, v.end);
+  }
+  for (const auto& [s, e] : pieces) {
+    if (int64_t r = MunmapLocked(ctx, s, e); r < 0) return r;
   }
   return 0;
 }
@@ -875,6 +954,19 @@ std::shared_ptr<MemoryManager> MemoryManager::Fork(
   auto child = std::make_shared<MemoryManager>(layout_, std::move(child_as));
   std::lock_guard<std::mutex> lock(mu_);
   child->vmas_ = vmas_;
+  // A fork child's SysV attachments are attachments of its own (counted in
+  // shm_nattch): give each a fresh MappedFile from the segment.
+  std::map<const MappedFile*, std::shared_ptr<const MappedFile>> forked;
+  child->vmas_.Modify(0, UINT64_MAX, [&](Vma& v) {
+    if (v.file == nullptr || !v.file->on_fork) return;
+    auto& copy = forked[v.file.get()];
+    if (copy == nullptr) {
+      auto f = std::make_shared<MappedFile>(*v.file);
+      f->keep_alive = v.file->on_fork();
+      copy = std::move(f);
+    }
+    v.file = copy;
+  });
   // MADV_DONTFORK ranges were not copied by the host fork either.
   std::vector<std::pair<uint64_t, uint64_t>> dropped;
   for (const auto& [start, v] : vmas_) {
@@ -898,6 +990,17 @@ MemoryManager::ExecInfo MemoryManager::exec_info() const {
 void MemoryManager::set_exec_info(ExecInfo info) {
   std::lock_guard<std::mutex> lock(mu_);
   exec_info_ = std::move(info);
+}
+
+bool MemoryManager::SharedObjectAt(uint64_t addr, uint64_t* dev, uint64_t* ino,
+                                   uint64_t* offset) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  const Vma* v = vmas_.Find(addr);
+  if (v == nullptr || !v->shared || v->inode == 0) return false;
+  *dev = v->dev;
+  *ino = v->inode;
+  *offset = v->offset + (addr - v->start);
+  return true;
 }
 
 VmaMap MemoryManager::vmas() const {

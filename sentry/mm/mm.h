@@ -61,11 +61,15 @@ class MemoryManager final {
   // `vec` is an application address; the host fills it.
   int64_t Mincore(platform::Context& ctx, uint64_t addr, uint64_t len,
                   uint64_t vec);
-  int64_t Msync(uint64_t addr, uint64_t len, int flags);
+  int64_t Msync(platform::Context& ctx, uint64_t addr, uint64_t len, int flags);
   // mlock/munlock/mlock2's checks: the range must be mapped, and with
   // `populate` (mlock, mlock2 without MLOCK_ONFAULT) not PROT_NONE. Pages
   // are not actually locked on the host.
   int64_t Mlock(uint64_t addr, uint64_t len, bool populate);
+  // shmdt: finds the first SysV attachment at or above `addr` whose file
+  // offset 0 would sit at `addr` (Linux's do_shmdt) and unmaps every piece
+  // of it within the segment's size. -EINVAL if there is none.
+  int64_t DetachShm(platform::Context& ctx, uint64_t addr);
 
   // For the loader (exec). The break starts at `addr` rounded up to a page;
   // there is no randomisation.
@@ -85,6 +89,12 @@ class MemoryManager final {
 
   // /proc/[pid]/maps.
   std::string MapsText() const;
+
+  // For shared futexes: when `addr` lies in a MAP_SHARED mapping, the
+  // object it maps (device, inode) and the byte offset into it, which every
+  // process mapping that object agrees on. False for private memory.
+  bool SharedObjectAt(uint64_t addr, uint64_t* dev, uint64_t* ino,
+                      uint64_t* offset) const;
 
   // Application memory access through the address space: 0 or -EFAULT.
   int CopyIn(uint64_t addr, void* buf, size_t len);
@@ -133,6 +143,11 @@ class MemoryManager final {
   // Host mmap of a fresh private (or shared) anonymous range.
   int64_t HostMapAnon(platform::Context& ctx, uint64_t start, uint64_t len,
                       int prot, bool shared, int extra_flags);
+  // Host mmap of `host_fd` (imported into the stub) at start, MAP_SHARED or
+  // MAP_PRIVATE.
+  int64_t HostMapFile(platform::Context& ctx, uint64_t start, uint64_t len,
+                      int prot, bool shared, int host_fd, uint64_t offset,
+                      int extra_flags);
   // Fills [start, end) of a private file VMA from its file (the range must
   // be mapped in the host); makes it writable for the copy if it is not.
   int FillFromFile(platform::Context& ctx, const Vma& vma, uint64_t start,

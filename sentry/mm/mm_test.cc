@@ -255,8 +255,8 @@ TEST_F(MmTest, FileMmapErrors) {
   EXPECT_EQ(Map(0, P, PROT_READ, MAP_PRIVATE | MAP_GROWSDOWN, &f, 0), -EINVAL);
   EXPECT_EQ(Map(0, P, PROT_READ, MAP_PRIVATE | MAP_SHARED | 0x4, &f, 0),
             -EINVAL);
-  // A shared mapping of a file open for writing needs the host file: not
-  // yet.
+  // A shared mapping of a file open for writing needs the host file: one
+  // without a host fd (procfs, devfs) cannot be mapped.
   MappedFile rw = f;
   rw.writable = true;
   EXPECT_EQ(Map(0, P, PROT_READ, MAP_SHARED, &rw, 0), -ENODEV);
@@ -668,6 +668,154 @@ TEST_F(MmTest, DontforkRangesAreLeftOutOfTheFork) {
   EXPECT_EQ(child->vmas().Find(a), nullptr);
 }
 
+TEST_F(MmTest, SharedFileMappingMapsTheHostFdInTheStub) {
+  MappedFile f = StringFile(Pattern(2 * P), "/data/file");
+  f.writable = true;
+  f.host_fd = 7;
+  const int64_t a = Map(0, 2 * P, kRW, MAP_SHARED, &f, P);
+  ASSERT_GT(a, 0);
+  ASSERT_EQ(ctx_.imported, std::vector<int>{7});
+  std::vector<InjectedCall> mmaps = ctx_.CallsOf(SYS_mmap);
+  ASSERT_EQ(mmaps.size(), 1u);
+  EXPECT_EQ(mmaps[0].args[3] & (MAP_SHARED | MAP_FIXED),
+            static_cast<uint64_t>(MAP_SHARED | MAP_FIXED));
+  EXPECT_EQ(mmaps[0].args[4], 1007u);  // the stub's copy of the fd
+  EXPECT_EQ(mmaps[0].args[5], P);
+  // Nothing is copied: the host pages are the file's.
+  EXPECT_TRUE(ctx_.fake().writes.empty());
+  // The stub's fd is closed right after.
+  ASSERT_EQ(ctx_.CallsOf(SYS_close).size(), 1u);
+  EXPECT_EQ(ctx_.CallsOf(SYS_close)[0].args[0], 1007u);
+  const Vma* v = mm_.vmas().Find(a);
+  ASSERT_NE(v, nullptr);
+  EXPECT_TRUE(v->shared);
+  EXPECT_TRUE(v->host_mapped);
+  EXPECT_THAT(mm_.MapsText(), HasSubstr("rw-s 00001000 fe:00 4711"));
+  EXPECT_THAT(mm_.MapsText(), HasSubstr("/data/file"));
+
+  // msync goes to the host for host-mapped files.
+  EXPECT_EQ(mm_.Msync(ctx_, a, 2 * P, MS_SYNC), 0);
+  EXPECT_EQ(LastCall().nr, SYS_msync);
+  EXPECT_EQ(LastCall().args[2], static_cast<uint64_t>(MS_SYNC));
+
+  // Growing it in place extends the host mapping; nothing is copied.
+  ASSERT_EQ(mm_.Mremap(ctx_, a, 2 * P, 3 * P, 0, 0), a);
+  EXPECT_TRUE(ctx_.fake().writes.empty());
+  // MADV_DONTNEED leaves the file's pages to the host.
+  EXPECT_EQ(mm_.Madvise(ctx_, a, 3 * P, MADV_DONTNEED), 0);
+  EXPECT_TRUE(ctx_.fake().writes.empty());
+  ExpectHostMatches();
+
+  // Opened read-only: mapped from the host fd too, and never writable.
+  MappedFile ro = f;
+  ro.writable = false;
+  const int64_t b = Map(0, P, PROT_READ, MAP_SHARED, &ro, 0);
+  ASSERT_GT(b, 0);
+  EXPECT_EQ(ctx_.imported.size(), 2u);
+  EXPECT_EQ(mm_.Mprotect(ctx_, b, P, kRW), -EACCES);
+  EXPECT_EQ(mm_.Mprotect(ctx_, b, P, PROT_NONE), 0);
+
+  // Private mappings map the host fd MAP_PRIVATE (the host copies on
+  // write): nothing is copied by the sentry.
+  const size_t writes = ctx_.fake().writes.size();
+  const int64_t c = Map(0, P, kRW, MAP_PRIVATE, &f, 0);
+  ASSERT_GT(c, 0);
+  EXPECT_EQ(ctx_.imported.size(), 3u);
+  EXPECT_EQ(LastCall().nr, SYS_close);
+  std::vector<InjectedCall> mmaps2 = ctx_.CallsOf(SYS_mmap);
+  EXPECT_EQ(mmaps2.back().args[3] & (MAP_SHARED | MAP_PRIVATE),
+            static_cast<uint64_t>(MAP_PRIVATE));
+  EXPECT_EQ(ctx_.fake().writes.size(), writes);
+  EXPECT_TRUE(mm_.vmas().Find(c)->host_mapped);
+  EXPECT_THAT(mm_.MapsText(), HasSubstr("rw-p 00000000 fe:00 4711"));
+}
+
+TEST_F(MmTest, PrivateMappingFallsBackToACopyWhenTheHostRefuses) {
+  MappedFile f = StringFile(Pattern(P), "/noexec/lib.so");
+  f.host_fd = 3;
+  // A noexec host mount refuses PROT_EXEC of the file: copy it instead.
+  ctx_.fake().fail_next_mmap = EPERM;
+  const int64_t a = Map(0, P, PROT_READ | PROT_EXEC, MAP_PRIVATE, &f, 0);
+  ASSERT_GT(a, 0);
+  EXPECT_FALSE(mm_.vmas().Find(a)->host_mapped);
+  EXPECT_EQ(Read(a, 3), "abc");
+  ExpectHostMatches();
+  // A shared mapping has no copy to fall back to.
+  f.writable = true;
+  ctx_.fake().fail_next_mmap = EPERM;
+  EXPECT_EQ(Map(0, P, kRW, MAP_SHARED, &f, 0), -EPERM);
+}
+
+TEST_F(MmTest, SharedMappingFailsCleanlyWhenTheImportFails) {
+  MappedFile f = StringFile(Pattern(P), "/f");
+  f.writable = true;
+  f.host_fd = -5;  // the fake refuses to import it
+  f.keep_alive = std::make_shared<int>(1);
+  // host_fd < 0 and writable: no way to share it.
+  EXPECT_EQ(Map(0, P, kRW, MAP_SHARED, &f, 0), -ENODEV);
+}
+
+namespace {
+
+// A SysV-style file: each MappedFile is one attachment; `count` tracks the
+// live ones the way shm_nattch does.
+MappedFile ShmFile(std::shared_ptr<int> count) {
+  MappedFile f;
+  f.pread = [](void*, size_t, uint64_t) -> ssize_t { return 0; };
+  f.name = "/SYSV00000000 (deleted)";
+  f.size = 2 * P;
+  f.writable = true;
+  f.host_fd = 9;
+  f.sysv_shm = true;
+  auto attach = [count]() -> std::shared_ptr<void> {
+    ++*count;
+    return std::shared_ptr<void>(nullptr, [count](void*) { --*count; });
+  };
+  f.keep_alive = attach();
+  f.on_fork = attach;
+  return f;
+}
+
+}  // namespace
+
+TEST_F(MmTest, SysvAttachmentsCountAcrossForkAndDetach) {
+  auto count = std::make_shared<int>(0);
+  {
+    MappedFile f1 = ShmFile(count);
+    ASSERT_GT(Map(0x500000000, 2 * P, kRW, MAP_SHARED | MAP_FIXED, &f1, 0), 0);
+    MappedFile f2 = ShmFile(count);
+    // A second attachment right above: never merged with the first.
+    ASSERT_GT(Map(0x500002000, 2 * P, kRW, MAP_SHARED | MAP_FIXED, &f2, 0), 0);
+  }
+  EXPECT_EQ(*count, 2);
+  EXPECT_EQ(mm_.vmas().Find(0x500000000)->end, 0x500002000u);
+  // Splitting one attachment does not change the count.
+  ASSERT_EQ(mm_.Mprotect(ctx_, 0x500001000, P, PROT_READ), 0);
+  EXPECT_EQ(*count, 2);
+  {
+    auto child_ctx = std::make_unique<FakeContext>();
+    std::shared_ptr<MemoryManager> child = mm_.Fork(child_ctx->shared_fake());
+    EXPECT_EQ(*count, 4);  // the child's copies are attachments too
+    ASSERT_EQ(child->DetachShm(*child_ctx, 0x500002000), 0);
+    EXPECT_EQ(*count, 3);
+  }
+  EXPECT_EQ(*count, 2);  // the child's address space is gone
+  EXPECT_EQ(mm_.DetachShm(ctx_, 0x500000001), -EINVAL);
+  EXPECT_EQ(mm_.DetachShm(ctx_, 0x500001000), -EINVAL);  // not offset 0
+  // Both pieces of the split attachment go.
+  ASSERT_EQ(mm_.DetachShm(ctx_, 0x500000000), 0);
+  EXPECT_EQ(*count, 1);
+  EXPECT_EQ(mm_.vmas().Find(0x500000000), nullptr);
+  EXPECT_EQ(mm_.vmas().Find(0x500001000), nullptr);
+  EXPECT_NE(mm_.vmas().Find(0x500002000), nullptr);
+  EXPECT_EQ(mm_.DetachShm(ctx_, 0x500000000), -EINVAL);
+  // An attachment whose head was unmapped is found from the old address.
+  ASSERT_EQ(mm_.Munmap(ctx_, 0x500002000, P), 0);
+  ASSERT_EQ(mm_.DetachShm(ctx_, 0x500002000), 0);
+  EXPECT_EQ(*count, 0);
+  ExpectHostMatches();
+}
+
 TEST_F(MmTest, MincoreMsyncMlock) {
   int64_t a = Map(0x400000000, 4 * P, kRW, kPrivAnon);
   int64_t ro = Map(0x410000000, P, PROT_READ, kPrivAnon);
@@ -681,12 +829,12 @@ TEST_F(MmTest, MincoreMsyncMlock) {
   EXPECT_EQ(LastCall().nr, SYS_mincore);
   EXPECT_EQ(Read(a + 3 * P, 2), std::string("\1\1"));
 
-  EXPECT_EQ(mm_.Msync(a, P, 0), 0);
-  EXPECT_EQ(mm_.Msync(a, P, MS_SYNC | MS_ASYNC), -EINVAL);
-  EXPECT_EQ(mm_.Msync(a, P, 0x100), -EINVAL);
-  EXPECT_EQ(mm_.Msync(a + 1, P, MS_SYNC), -EINVAL);
-  EXPECT_EQ(mm_.Msync(a, 8 * P, MS_SYNC), -ENOMEM);
-  EXPECT_EQ(mm_.Msync(a, 0, MS_SYNC), 0);
+  EXPECT_EQ(mm_.Msync(ctx_, a, P, 0), 0);
+  EXPECT_EQ(mm_.Msync(ctx_, a, P, MS_SYNC | MS_ASYNC), -EINVAL);
+  EXPECT_EQ(mm_.Msync(ctx_, a, P, 0x100), -EINVAL);
+  EXPECT_EQ(mm_.Msync(ctx_, a + 1, P, MS_SYNC), -EINVAL);
+  EXPECT_EQ(mm_.Msync(ctx_, a, 8 * P, MS_SYNC), -ENOMEM);
+  EXPECT_EQ(mm_.Msync(ctx_, a, 0, MS_SYNC), 0);
 
   EXPECT_EQ(mm_.Mlock(a, 4 * P, true), 0);
   EXPECT_EQ(mm_.Mlock(a + 1, P, true), 0);

@@ -10,7 +10,8 @@ bool CanMerge(const Vma& a, const Vma& b) {
   if (a.end != b.start) return false;
   if (a.sealed || b.sealed) return false;
   if (a.prot != b.prot || a.max_prot != b.max_prot || a.shared != b.shared ||
-      a.growsdown != b.growsdown || a.dontfork != b.dontfork) {
+      a.growsdown != b.growsdown || a.dontfork != b.dontfork ||
+      a.host_mapped != b.host_mapped) {
     return false;
   }
   if (a.name != b.name || a.dev != b.dev || a.inode != b.inode) return false;
@@ -18,6 +19,11 @@ bool CanMerge(const Vma& a, const Vma& b) {
   // Without a device/inode identity only the very same file object counts
   // as the same file.
   if (a.file != nullptr && a.dev == 0 && a.inode == 0 && a.file != b.file) {
+    return false;
+  }
+  // Two SysV attachments stay apart, each counted on its own.
+  if (a.file != b.file && ((a.file != nullptr && a.file->sysv_shm) ||
+                           (b.file != nullptr && b.file->sysv_shm))) {
     return false;
   }
   // Linux merges file (and shmem) mappings only where the file offsets are

@@ -37,6 +37,18 @@ struct MappedFile {
   bool writable = false;  // opened for writing (FMODE_WRITE)
   uint64_t dev = 0;       // st_dev and st_ino for /proc/[pid]/maps; 0 when
   uint64_t inode = 0;     // unknown
+  // The host fd holding the file's data (a donated gofer fd, a tmpfs or
+  // memfd memfd, a SysV segment), or -1. MAP_SHARED mappings map it in the
+  // stub, so stores reach the file; without one they cannot be served.
+  int host_fd = -1;
+  // Keeps what host_fd belongs to (the file description, a SysV
+  // attachment) alive as long as a VMA refers to this file.
+  std::shared_ptr<void> keep_alive;
+  // SysV shm: each attachment is its own MappedFile, never merged with
+  // another, and a fork child's copy takes a new attachment from on_fork
+  // (shm_nattch counts it).
+  bool sysv_shm = false;
+  std::function<std::shared_ptr<void>()> on_fork;
 };
 
 // One mapping: [start, end) with uniform attributes.
@@ -52,8 +64,11 @@ struct Vma {
   bool dontfork = false;   // MADV_DONTFORK: not copied into a fork child
   // vvar/vdso: the application may not unmap, move or reprotect them.
   bool sealed = false;
-  // The file this range was read from (private file mappings are copies of
-  // it); null for anonymous memory.
+  // The host maps the backing object itself (a host fd, shared or
+  // private): nothing is ever copied into the range by the sentry.
+  bool host_mapped = false;
+  // The file mapped (private mappings of files without a host fd are
+  // copies of it); null for anonymous memory.
   std::shared_ptr<const MappedFile> file;
   uint64_t offset = 0;  // file (or shared memory object) offset of `start`
   uint64_t dev = 0;     // device and inode shown in maps

@@ -5,6 +5,7 @@
 #include <linux/capability.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <sys/sysinfo.h>
 #include <sys/sysmacros.h>
 #include <time.h>
@@ -247,6 +248,16 @@ class ProcInode : public vfs::Inode {
     return st;
   }
 
+  absl::StatusOr<struct statfs> StatFs() override {
+    struct statfs s = {};
+    s.f_type = 0x9fa0;  // PROC_SUPER_MAGIC
+    s.f_bsize = 4096;
+    s.f_frsize = 4096;
+    s.f_namelen = 255;
+    s.f_flags = ST_NOSUID | ST_NODEV | ST_NOEXEC;
+    return s;
+  }
+
   uint64_t ino() const { return InoFor(key_); }
   const std::string& key() const { return key_; }
 
@@ -366,6 +377,37 @@ class ProcSymlink final : public ProcInode {
 
  private:
   const Generator target_;
+  const int owner_tgid_;
+};
+
+// A magic link (/proc/[pid]/fd/N, exe, cwd, root): readlink shows a name,
+// but path resolution jumps to the file itself (vfs::MagicLink), so a
+// deleted, moved or anonymous file is still reached.
+class ProcMagicLink final : public ProcInode, public vfs::MagicLink {
+ public:
+  using FollowFn = std::function<absl::StatusOr<vfs::MagicLinkTarget>()>;
+
+  ProcMagicLink(FsRef fs, std::string key, Generator target, FollowFn follow,
+                int owner_tgid, mode_t perm = 0777)
+      : ProcInode(std::move(fs), std::move(key), S_IFLNK | perm),
+        target_(std::move(target)),
+        follow_(std::move(follow)),
+        owner_tgid_(owner_tgid) {}
+
+  absl::StatusOr<std::string> Readlink() override { return target_(); }
+  absl::StatusOr<vfs::FileRef> Open(const vfs::Path&, int) override {
+    return cv::ErrnoStatus(ELOOP);
+  }
+  absl::StatusOr<vfs::MagicLinkTarget> Follow() override { return follow_(); }
+
+ protected:
+  void Owner(uid_t* uid, gid_t* gid) override {
+    if (owner_tgid_ > 0) ProcessOwner(fs_->kernel(), owner_tgid_, uid, gid);
+  }
+
+ private:
+  const Generator target_;
+  const FollowFn follow_;
   const int owner_tgid_;
 };
 
@@ -545,12 +587,19 @@ class FdDir final : public ProcDir {
           perm = (f->readable() ? 0500 : 0) | (f->writable() ? 0300 : 0);
         }
         out.push_back(
-            {name, std::make_shared<ProcSymlink>(
+            {name, std::make_shared<ProcMagicLink>(
                        fs_, key,
                        [table, ctx, fd]() -> absl::StatusOr<std::string> {
                          vfs::FileRef f = table->Get(fd);
                          if (f == nullptr) return cv::ErrnoStatus(ENOENT);
                          return FdTarget(f, ctx.get());
+                       },
+                       [table, fd]() -> absl::StatusOr<vfs::MagicLinkTarget> {
+                         vfs::FileRef f = table->Get(fd);
+                         if (f == nullptr) return cv::ErrnoStatus(ENOENT);
+                         if (!f->path().valid())
+                           return vfs::MagicLinkTarget{{}, f};
+                         return vfs::MagicLinkTarget{f->path(), f};
                        },
                        tgid_, perm)});
       }
@@ -602,22 +651,33 @@ class PidDir final : public ProcDir {
     return std::make_shared<ProcFile>(fs_, absl::StrCat(key_, "/", name), perm,
                                       Gen(std::move(fn)), tgid_);
   }
-  // A symlink to a path of the process; ENOENT for a zombie.
-  ProcInodeRef Link(const std::string& name,
-                    std::function<std::string(const Snapshot&)> fn) {
+  // A magic link to a path of the process (its cwd, root, executable).
+  ProcInodeRef Magic(
+      const std::string& name, std::function<std::string(const Snapshot&)> fn,
+      std::function<absl::StatusOr<vfs::Path>(const Snapshot&)> follow) {
     Kernel* k = &fs_->kernel();
-    return std::make_shared<ProcSymlink>(
-        fs_, absl::StrCat(key_, "/", name),
+    auto text = [k, tgid = tgid_, tid = tid_,
+                 fn = std::move(fn)]() -> absl::StatusOr<std::string> {
+      absl::StatusOr<Snapshot> s = TakeSnapshot(*k, tgid, tid);
+      if (!s.ok()) return s.status();
+      if (s->fs == nullptr) return cv::ErrnoStatus(ENOENT);
+      std::string target = fn(*s);
+      if (target.empty()) return cv::ErrnoStatus(ENOENT);
+      return target;
+    };
+    auto jump =
         [k, tgid = tgid_, tid = tid_,
-         fn = std::move(fn)]() -> absl::StatusOr<std::string> {
-          absl::StatusOr<Snapshot> s = TakeSnapshot(*k, tgid, tid);
-          if (!s.ok()) return s.status();
-          if (s->fs == nullptr) return cv::ErrnoStatus(ENOENT);
-          std::string target = fn(*s);
-          if (target.empty()) return cv::ErrnoStatus(ENOENT);
-          return target;
-        },
-        tgid_);
+         follow = std::move(follow)]() -> absl::StatusOr<vfs::MagicLinkTarget> {
+      absl::StatusOr<Snapshot> s = TakeSnapshot(*k, tgid, tid);
+      if (!s.ok()) return s.status();
+      if (s->fs == nullptr) return cv::ErrnoStatus(ENOENT);
+      absl::StatusOr<vfs::Path> p = follow(*s);
+      if (!p.ok()) return p.status();
+      return vfs::MagicLinkTarget{*std::move(p), nullptr};
+    };
+    return std::make_shared<ProcMagicLink>(fs_, absl::StrCat(key_, "/", name),
+                                           std::move(text), std::move(jump),
+                                           tgid_);
   }
 
   const int tgid_, tid_;
@@ -667,9 +727,13 @@ absl::StatusOr<std::vector<Child>> PidDir::Children() {
   out.push_back({"comm", File("comm", [](const Snapshot& s) {
                    return s.info.comm + "\n";
                  })});
-  out.push_back({"cwd", Link("cwd", [](const Snapshot& s) {
-                   return s.fs->PathName(s.fs->cwd());
-                 })});
+  out.push_back(
+      {"cwd",
+       Magic(
+           "cwd", [](const Snapshot& s) { return s.fs->PathName(s.fs->cwd()); },
+           [](const Snapshot& s) -> absl::StatusOr<vfs::Path> {
+             return s.fs->cwd();
+           })});
   out.push_back({"environ", File(
                                 "environ",
                                 [](const Snapshot& s) {
@@ -678,9 +742,20 @@ absl::StatusOr<std::vector<Child>> PidDir::Children() {
                                       .value_or("");
                                 },
                                 0400)});
-  out.push_back({"exe", Link("exe", [](const Snapshot& s) {
-                   return s.mm ? s.mm->exec_info().exe : std::string();
-                 })});
+  out.push_back(
+      {"exe", Magic(
+                  "exe",
+                  [](const Snapshot& s) {
+                    return s.mm ? s.mm->exec_info().exe : std::string();
+                  },
+                  [](const Snapshot& s) -> absl::StatusOr<vfs::Path> {
+                    // The executable as the process's own root names it.
+                    std::string exe = s.mm ? s.mm->exec_info().exe : "";
+                    if (exe.empty()) return cv::ErrnoStatus(ENOENT);
+                    vfs::ResolveContext ctx =
+                        vfs::MakeResolveContext(*s.fs, nullptr, s.fs->root());
+                    return vfs::ResolvePath(ctx, exe, vfs::kFollowFinal);
+                  })});
   out.push_back({"fd", std::make_shared<FdDir>(fs_, absl::StrCat(key_, "/fd"),
                                                tgid_, tid_, false)});
   out.push_back(
@@ -709,9 +784,14 @@ absl::StatusOr<std::vector<Child>> PidDir::Children() {
   out.push_back({"oom_score", File("oom_score", [](const Snapshot&) {
                    return std::string("0\n");
                  })});
-  out.push_back({"root", Link("root", [](const Snapshot& s) {
-                   return s.fs->PathName(s.fs->root());
-                 })});
+  out.push_back(
+      {"root",
+       Magic(
+           "root",
+           [](const Snapshot& s) { return s.fs->PathName(s.fs->root()); },
+           [](const Snapshot& s) -> absl::StatusOr<vfs::Path> {
+             return s.fs->root();
+           })});
   out.push_back({"stat", File("stat", [](const Snapshot& s) {
                    return FormatStat(s.info);
                  })});

@@ -1,6 +1,6 @@
 // File syscalls: open/close, read/write and their vectored and positional
 // forms, lseek, the stat family, getdents, readlink, access, extended
-// attributes (none), dup, fcntl, the working directory, ioctl, and the
+// attributes (xattr.cc), dup, fcntl, the working directory, ioctl, and the
 // calls that change the tree (mkdir, mknod, link, symlink, unlink, rename)
 // or a file's attributes (chmod, chown, truncate, utimes, umask). Argument
 // checks follow Linux's order, so that a call with several things wrong
@@ -25,6 +25,7 @@
 #include "sentry/fs/pipe.h"
 #include "sentry/kernel/kernel.h"
 #include "sentry/kernel/task.h"
+#include "sentry/syscalls/file_ops.h"
 #include "sentry/syscalls/syscall.h"
 #include "sentry/vfs/vfs.h"
 
@@ -172,7 +173,10 @@ int64_t Creat(Task& t, const SyscallArgs& a) {
 }
 
 int64_t Close(Task& t, const SyscallArgs& a) {
-  return t.fd_table().Close(static_cast<int>(a[0]));
+  vfs::FileRef f = t.fd_table().Remove(static_cast<int>(a[0]));
+  if (f == nullptr) return -EBADF;
+  ReleasePosixLocksOnClose(t, *f);
+  return 0;
 }
 
 // ---- read / write ----
@@ -530,79 +534,6 @@ int64_t FaccessAt2(Task& t, const SyscallArgs& a) {
                      static_cast<int>(a[3]));
 }
 
-// ---- extended attributes ----
-
-// The file systems here keep no extended attributes: get/set/remove answer
-// EOPNOTSUPP and list an empty list, as Linux does on a file system without
-// xattr support — after the same path, name and read-only checks.
-enum class XattrOp { kGet, kList, kSet, kRemove };
-
-int64_t DoXattr(Task& t, const SyscallArgs& a, XattrOp op, bool by_fd,
-                bool follow) {
-  Target target;
-  if (by_fd) {
-    vfs::FileRef f = GetFile(t, static_cast<int>(a[0]));
-    if (f == nullptr) return -EBADF;
-    target = Target{f->path(), f};
-  } else {
-    std::string path;
-    if (int err = CopyInPath(t, a[0], &path); err != 0) return err;
-    vfs::AccessIdentity who = vfs::FsIdentity(t.creds());
-    absl::StatusOr<Target> r =
-        ResolveAt(t, AT_FDCWD, path, follow, /*empty_ok=*/false, who);
-    if (!r.ok()) return Err(r.status());
-    target = *std::move(r);
-  }
-  if (op == XattrOp::kList) return 0;
-  std::string name;
-  // XATTR_NAME_MAX is 255: a longer (or empty) name is ERANGE.
-  int err = t.CopyInString(a[1], 256, &name);
-  if (err == -ENAMETOOLONG || (err == 0 && name.empty())) return -ERANGE;
-  if (err != 0) return err;
-  if ((op == XattrOp::kSet || op == XattrOp::kRemove) && target.path.valid() &&
-      target.path.mount->readonly()) {
-    return -EROFS;
-  }
-  return -EOPNOTSUPP;
-}
-
-int64_t GetXattr(Task& t, const SyscallArgs& a) {
-  return DoXattr(t, a, XattrOp::kGet, false, true);
-}
-int64_t LGetXattr(Task& t, const SyscallArgs& a) {
-  return DoXattr(t, a, XattrOp::kGet, false, false);
-}
-int64_t FGetXattr(Task& t, const SyscallArgs& a) {
-  return DoXattr(t, a, XattrOp::kGet, true, true);
-}
-int64_t ListXattr(Task& t, const SyscallArgs& a) {
-  return DoXattr(t, a, XattrOp::kList, false, true);
-}
-int64_t LListXattr(Task& t, const SyscallArgs& a) {
-  return DoXattr(t, a, XattrOp::kList, false, false);
-}
-int64_t FListXattr(Task& t, const SyscallArgs& a) {
-  return DoXattr(t, a, XattrOp::kList, true, true);
-}
-int64_t SetXattr(Task& t, const SyscallArgs& a) {
-  return DoXattr(t, a, XattrOp::kSet, false, true);
-}
-int64_t LSetXattr(Task& t, const SyscallArgs& a) {
-  return DoXattr(t, a, XattrOp::kSet, false, false);
-}
-int64_t FSetXattr(Task& t, const SyscallArgs& a) {
-  return DoXattr(t, a, XattrOp::kSet, true, true);
-}
-int64_t RemoveXattr(Task& t, const SyscallArgs& a) {
-  return DoXattr(t, a, XattrOp::kRemove, false, true);
-}
-int64_t LRemoveXattr(Task& t, const SyscallArgs& a) {
-  return DoXattr(t, a, XattrOp::kRemove, false, false);
-}
-int64_t FRemoveXattr(Task& t, const SyscallArgs& a) {
-  return DoXattr(t, a, XattrOp::kRemove, true, true);
-}
-
 // ---- dup / fcntl ----
 
 int64_t Dup(Task& t, const SyscallArgs& a) {
@@ -620,8 +551,12 @@ int64_t DoDup3(Task& t, uint32_t oldfd, uint32_t newfd, int flags) {
   if (newfd >= limit) return -EBADF;
   vfs::FileRef f = GetFileRaw(t, static_cast<int>(oldfd));
   if (f == nullptr || oldfd > INT32_MAX) return -EBADF;
-  return t.fd_table().InstallAt(static_cast<int>(newfd), std::move(f),
-                                flags & O_CLOEXEC, limit);
+  // The file dup2 closes at newfd loses the process's POSIX locks.
+  vfs::FileRef replaced = GetFileRaw(t, static_cast<int>(newfd));
+  int rc = t.fd_table().InstallAt(static_cast<int>(newfd), std::move(f),
+                                  flags & O_CLOEXEC, limit);
+  if (rc >= 0 && replaced != nullptr) ReleasePosixLocksOnClose(t, *replaced);
+  return rc;
 }
 
 int64_t Dup2(Task& t, const SyscallArgs& a) {
@@ -676,10 +611,13 @@ int64_t Fcntl(Task& t, const SyscallArgs& a) {
     case F_GETPIPE_SZ:
     case F_SETPIPE_SZ:
       return fs::PipeFcntl(*f, cmd, arg);  // -EBADF unless a pipe
-    default:
-      // Locks, leases, owners, pipe sizes and seals come with the files
-      // that need them.
-      return -EINVAL;
+    default: {
+      // Locks, leases, notifications and seals (lock.cc); owners and
+      // signals come with the files that need them.
+      bool handled = false;
+      int64_t rc = FcntlLockOrSeal(t, std::move(f), cmd, arg, &handled);
+      return handled ? rc : -EINVAL;
+    }
   }
 }
 
@@ -1142,24 +1080,6 @@ void RegisterFsSyscalls(SyscallTable& table) {
   table.Register(SYS_faccessat, FaccessAt, {A::kFd, A::kPath, A::kOct});
   table.Register(SYS_faccessat2, FaccessAt2,
                  {A::kFd, A::kPath, A::kOct, A::kHex});
-  table.Register(SYS_getxattr, GetXattr,
-                 {A::kPath, A::kPath, A::kHex, A::kInt});
-  table.Register(SYS_lgetxattr, LGetXattr,
-                 {A::kPath, A::kPath, A::kHex, A::kInt});
-  table.Register(SYS_fgetxattr, FGetXattr,
-                 {A::kFd, A::kPath, A::kHex, A::kInt});
-  table.Register(SYS_listxattr, ListXattr, {A::kPath, A::kHex, A::kInt});
-  table.Register(SYS_llistxattr, LListXattr, {A::kPath, A::kHex, A::kInt});
-  table.Register(SYS_flistxattr, FListXattr, {A::kFd, A::kHex, A::kInt});
-  table.Register(SYS_setxattr, SetXattr,
-                 {A::kPath, A::kPath, A::kHex, A::kInt, A::kHex});
-  table.Register(SYS_lsetxattr, LSetXattr,
-                 {A::kPath, A::kPath, A::kHex, A::kInt, A::kHex});
-  table.Register(SYS_fsetxattr, FSetXattr,
-                 {A::kFd, A::kPath, A::kHex, A::kInt, A::kHex});
-  table.Register(SYS_removexattr, RemoveXattr, {A::kPath, A::kPath});
-  table.Register(SYS_lremovexattr, LRemoveXattr, {A::kPath, A::kPath});
-  table.Register(SYS_fremovexattr, FRemoveXattr, {A::kFd, A::kPath});
   table.Register(SYS_dup, Dup, {A::kFd});
   table.Register(SYS_dup2, Dup2, {A::kFd, A::kFd});
   table.Register(SYS_dup3, Dup3, {A::kFd, A::kFd, A::kHex});

@@ -15,12 +15,6 @@ namespace {
 
 using A = ArgKind;
 
-FutexKey KeyFor(Task& t, uint64_t addr) {
-  // Private and shared futexes are both keyed by address space for now:
-  // memory shared between processes arrives with file-backed MAP_SHARED.
-  return FutexKey{t.shared_mm().get(), addr};
-}
-
 int ReadDeadline(Task& t, uint64_t addr, bool absolute, bool realtime,
                  std::optional<vfs::Deadline>* out) {
   if (addr == 0) return 0;
@@ -48,6 +42,10 @@ int64_t Futex(Task& t, const SyscallArgs& a) {
   uint64_t addr2 = a[4];
   uint32_t val3 = static_cast<uint32_t>(a[5]);
   int cmd = op & FUTEX_CMD_MASK;
+  const bool priv = op & FUTEX_PRIVATE_FLAG;
+  auto KeyFor = [priv](Task& task, uint64_t uaddr) {
+    return FutexKeyFor(task, uaddr, priv);
+  };
   bool realtime = op & FUTEX_CLOCK_REALTIME;
   if (realtime && cmd != FUTEX_WAIT && cmd != FUTEX_WAIT_BITSET &&
       cmd != FUTEX_WAIT_REQUEUE_PI && cmd != FUTEX_LOCK_PI2) {

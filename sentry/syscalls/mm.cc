@@ -6,10 +6,17 @@
 
 #include <errno.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
+#include <unistd.h>
 
+#include <climits>
+#include <mutex>
+
+#include "absl/strings/str_cat.h"
+#include "sentry/kernel/kernel.h"
 #include "sentry/kernel/task.h"
 #include "sentry/syscalls/syscall.h"
 #include "sentry/vfs/vfs.h"
@@ -39,11 +46,22 @@ int FileForMmap(Task& task, int fd, mm::MappedFile* out, bool* dev_zero) {
     return pread(buf, len, static_cast<int64_t>(off));
   };
   out->size = st->st_size;
-  out->name = file->path().dentry ? task.fs().PathName(file->path()) : "";
+  if (file->path().valid()) {
+    out->name = task.fs().PathName(file->path());
+  } else if (file->host_fd() >= 0) {
+    // A memfd: the host names it as Linux would ("/memfd:NAME (deleted)").
+    char buf[PATH_MAX];
+    ssize_t n =
+        readlink(absl::StrCat("/proc/self/fd/", file->host_fd()).c_str(), buf,
+                 sizeof buf);
+    if (n > 0) out->name.assign(buf, n);
+  }
   out->readable = file->readable();
   out->writable = file->writable();
   out->dev = st->st_dev;
   out->inode = st->st_ino;
+  out->host_fd = file->host_fd();
+  out->keep_alive = file;
   return 0;
 }
 
@@ -62,6 +80,7 @@ int MappedFileForFd(Task& task, int fd, MappedFile* out) {
     out->name = "/dev/zero";
     out->readable = true;
     out->writable = false;
+    out->host_fd = -1;
   }
   return err;
 }
@@ -121,10 +140,34 @@ int64_t Mincore(Task& t, const SyscallArgs& a) {
 }
 
 int64_t Msync(Task& t, const SyscallArgs& a) {
-  return t.mm().Msync(a[0], a[1], static_cast<int>(a[2]));
+  return t.mm().Msync(t.context(), a[0], a[1], static_cast<int>(a[2]));
+}
+
+constexpr int kCapIpcLock = 14;
+
+// RLIMIT_MEMLOCK in bytes.
+uint64_t MemlockLimit(Task& t) {
+  std::lock_guard<std::mutex> lock(t.thread_group().mu);
+  return t.thread_group().rlimits[RLIMIT_MEMLOCK].rlim_cur;
+}
+
+// Linux's do_mlock() checks before it looks at the range: without
+// CAP_IPC_LOCK a zero RLIMIT_MEMLOCK forbids locking (EPERM), and more
+// than the limit is ENOMEM. Pages are not locked on the host, so only this
+// call's length counts (Linux adds what the process already has locked).
+int64_t CheckMlockLimit(Task& t, uint64_t addr, uint64_t len) {
+  if (t.creds().HasCap(kCapIpcLock)) return 0;
+  const uint64_t limit = MemlockLimit(t);
+  if (limit == 0) return -EPERM;
+  const uint64_t in_page = addr & mm::kPageMask;
+  if (len > UINT64_MAX - mm::kPageMask - in_page) return 0;  // EINVAL later
+  const uint64_t pages = mm::PageRoundUp(len + in_page) / mm::kPageSize;
+  if (limit != RLIM_INFINITY && pages > limit / mm::kPageSize) return -ENOMEM;
+  return 0;
 }
 
 int64_t Mlock(Task& t, const SyscallArgs& a) {
+  if (int64_t err = CheckMlockLimit(t, a[0], a[1]); err != 0) return err;
   return t.mm().Mlock(a[0], a[1], /*populate=*/true);
 }
 
@@ -134,15 +177,26 @@ int64_t Munlock(Task& t, const SyscallArgs& a) {
 
 int64_t Mlock2(Task& t, const SyscallArgs& a) {
   if (a[2] & ~static_cast<uint64_t>(MLOCK_ONFAULT)) return -EINVAL;
+  if (int64_t err = CheckMlockLimit(t, a[0], a[1]); err != 0) return err;
   return t.mm().Mlock(a[0], a[1], /*populate=*/!(a[2] & MLOCK_ONFAULT));
 }
 
-int64_t Mlockall(Task&, const SyscallArgs& a) {
+int64_t Mlockall(Task& t, const SyscallArgs& a) {
   const uint64_t flags = a[0];
   if (flags == 0 ||
       (flags & ~uint64_t{MCL_CURRENT | MCL_FUTURE | MCL_ONFAULT}) ||
       flags == MCL_ONFAULT) {
     return -EINVAL;
+  }
+  if (!t.creds().HasCap(kCapIpcLock)) {
+    const uint64_t limit = MemlockLimit(t);
+    if (limit == 0) return -EPERM;
+    // MCL_CURRENT would lock everything mapped now.
+    if ((flags & MCL_CURRENT) && limit != RLIM_INFINITY) {
+      uint64_t total = 0;
+      for (const auto& [start, v] : t.mm().vmas()) total += v.size();
+      if (total / mm::kPageSize > limit / mm::kPageSize) return -ENOMEM;
+    }
   }
   // Nothing is locked on the host; the sandbox has no memory to pin.
   return 0;

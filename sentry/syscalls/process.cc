@@ -331,9 +331,8 @@ int64_t DoPrlimit(Task& t, int pid, int resource, uint64_t new_addr,
   std::lock_guard<std::mutex> lock(tg.mu);
   rlimit old = tg.rlimits[resource];
   if (new_addr != 0) {
-    // Raising a hard limit takes CAP_SYS_RESOURCE, which only root holds
-    // in the sandbox.
-    if (next.rlim_max > old.rlim_max && t.creds().euid != 0) return -EPERM;
+    // Raising a hard limit takes CAP_SYS_RESOURCE (24).
+    if (next.rlim_max > old.rlim_max && !t.creds().HasCap(24)) return -EPERM;
   }
   if (old_addr != 0) {
     if (int err = t.CopyOutObj(old_addr, old); err) return err;

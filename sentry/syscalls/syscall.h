@@ -72,6 +72,14 @@ void RegisterFutexSyscalls(SyscallTable& table);
 void RegisterPipeSyscalls(SyscallTable& table);
 void RegisterCredsSyscalls(SyscallTable& table);
 void RegisterTimerSyscalls(SyscallTable& table);
+void RegisterLockSyscalls(SyscallTable& table);
+void RegisterSpliceSyscalls(SyscallTable& table);
+void RegisterXattrSyscalls(SyscallTable& table);
+void RegisterStatfsSyscalls(SyscallTable& table);
+void RegisterOpenat2Syscalls(SyscallTable& table);
+void RegisterMountSyscalls(SyscallTable& table);
+void RegisterMemfdSyscalls(SyscallTable& table);
+void RegisterShmSyscalls(SyscallTable& table);
 
 }  // namespace sentry
 

@@ -26,6 +26,14 @@ const SyscallTable& SyscallTable::Get() {
     RegisterPipeSyscalls(*t);
     RegisterCredsSyscalls(*t);
     RegisterTimerSyscalls(*t);
+    RegisterLockSyscalls(*t);
+    RegisterSpliceSyscalls(*t);
+    RegisterXattrSyscalls(*t);
+    RegisterStatfsSyscalls(*t);
+    RegisterOpenat2Syscalls(*t);
+    RegisterMountSyscalls(*t);
+    RegisterMemfdSyscalls(*t);
+    RegisterShmSyscalls(*t);
     return t;
   }();
   return *table;

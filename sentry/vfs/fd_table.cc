@@ -4,6 +4,8 @@
 #include <cerrno>
 #include <utility>
 
+#include "sentry/vfs/lock.h"
+
 namespace sentry::vfs {
 
 FileRef FdTable::Get(int fd) const {
@@ -55,6 +57,8 @@ int FdTable::InstallAt(int fd, FileRef file, bool cloexec, uint64_t limit) {
   return fd;
 }
 
+FdTable::~FdTable() { ReleaseAllPosixLocks(PosixOwnerId(this)); }
+
 FileRef FdTable::Remove(int fd) {
   FileRef file;
   std::lock_guard<std::mutex> lock(mu_);
@@ -85,16 +89,25 @@ int FdTable::SetCloseOnExec(int fd, bool cloexec) {
 
 void FdTable::CloseRange(uint32_t first, uint32_t last) {
   std::vector<FileRef> closed;  // released after the lock: closing may block
-  std::lock_guard<std::mutex> lock(mu_);
-  const size_t end = std::min<size_t>(entries_.size(), size_t{last} + 1);
-  for (size_t fd = first; fd < end; ++fd) {
-    Entry& e = entries_[fd];
-    if (e.file == nullptr) continue;
-    if (closed.empty()) lowest_free_ = std::min(lowest_free_, fd);
-    closed.push_back(std::move(e.file));
-    e.cloexec = false;
-    --count_;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    const size_t end = std::min<size_t>(entries_.size(), size_t{last} + 1);
+    for (size_t fd = first; fd < end; ++fd) {
+      Entry& e = entries_[fd];
+      if (e.file == nullptr) continue;
+      if (closed.empty()) lowest_free_ = std::min(lowest_free_, fd);
+      closed.push_back(std::move(e.file));
+      e.cloexec = false;
+      --count_;
+    }
   }
+  ReleaseLocks(closed);
+}
+
+// Closing any fd of a file drops the process's POSIX locks on it (the fd
+// table is their owner, as Linux's files_struct).
+void FdTable::ReleaseLocks(const std::vector<FileRef>& closed) {
+  for (const FileRef& f : closed) ReleasePosixLocks(*f, PosixOwnerId(this));
 }
 
 void FdTable::SetCloseOnExecRange(uint32_t first, uint32_t last) {
@@ -115,18 +128,20 @@ std::shared_ptr<FdTable> FdTable::Fork() const {
 }
 
 void FdTable::CloseOnExec() {
-  std::vector<FileRef> closed;
-  std::lock_guard<std::mutex> lock(mu_);
-  for (size_t fd = 0; fd < entries_.size(); ++fd) {
-    Entry& e = entries_[fd];
-    if (e.file != nullptr && e.cloexec) {
-      closed.push_back(std::move(e.file));
-      e.cloexec = false;
-      --count_;
-      lowest_free_ = std::min(lowest_free_, fd);
+  std::vector<FileRef> closed;  // released after the lock
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (size_t fd = 0; fd < entries_.size(); ++fd) {
+      Entry& e = entries_[fd];
+      if (e.file != nullptr && e.cloexec) {
+        closed.push_back(std::move(e.file));
+        e.cloexec = false;
+        --count_;
+        lowest_free_ = std::min(lowest_free_, fd);
+      }
     }
   }
-  // `closed` is declared before the lock, so it is released after it.
+  ReleaseLocks(closed);
 }
 
 void FdTable::CloseAll() {
@@ -137,6 +152,8 @@ void FdTable::CloseAll() {
     lowest_free_ = 0;
     count_ = 0;
   }
+  // The table's owner is gone: waiters on its locks wake now.
+  ReleaseAllPosixLocks(PosixOwnerId(this));
 }
 
 std::vector<int> FdTable::Fds() const {

@@ -19,6 +19,8 @@ class FdTable final {
   static constexpr uint64_t kMaxFds = 1 << 20;
 
   FdTable() = default;
+  // Drops the POSIX locks the table owned, waking their waiters.
+  ~FdTable();
   FdTable(const FdTable&) = delete;
   FdTable& operator=(const FdTable&) = delete;
 
@@ -57,6 +59,8 @@ class FdTable final {
   size_t count() const;
 
  private:
+  void ReleaseLocks(const std::vector<FileRef>& closed);
+
   struct Entry {
     FileRef file;
     bool cloexec = false;

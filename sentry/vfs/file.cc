@@ -101,7 +101,21 @@ FileDescription::FileDescription(Path path, int flags)
       // Linux drops the open-time-only flags from f_flags.
       flags_(flags & ~(O_CREAT | O_EXCL | O_NOCTTY | O_TRUNC | O_CLOEXEC)) {}
 
-FileDescription::~FileDescription() = default;
+FileDescription::~FileDescription() {
+  for (auto& fn : on_release_) fn();
+}
+
+void FileDescription::OnRelease(std::function<void()> fn) {
+  std::lock_guard<std::mutex> lock(release_mu_);
+  on_release_.push_back(std::move(fn));
+}
+
+int64_t FileDescription::Fallocate(int mode, int64_t offset, int64_t len) {
+  int fd = host_fd();
+  if (fd < 0) return -EOPNOTSUPP;
+  if (::fallocate(fd, mode, offset, len) != 0) return -errno;
+  return 0;
+}
 
 int FileDescription::SetFlags(int flags) {
   std::lock_guard<std::mutex> lock(set_flags_mu_);

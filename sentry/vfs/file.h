@@ -161,6 +161,15 @@ class FileDescription {
   // For the kernel: pread into sentry memory (the ELF loader, #! scripts).
   int64_t ReadAt(void* buf, size_t len, int64_t offset);
 
+  // fallocate(2): mode 0, FALLOC_FL_KEEP_SIZE, FALLOC_FL_PUNCH_HOLE, ...
+  // The default forwards to host_fd() when there is one, else -EOPNOTSUPP
+  // (a file system without ->fallocate).
+  virtual int64_t Fallocate(int mode, int64_t offset, int64_t len);
+
+  // Runs `fn` when the description is destroyed, i.e. when its last fd is
+  // closed: flock(2) and OFD locks belong to the description and go then.
+  void OnRelease(std::function<void()> fn);
+
  protected:
   // Called by SetFlags with the bits about to change; a file backed by a
   // host fd mirrors them there. 0 or a negative errno (nothing changes).
@@ -175,6 +184,8 @@ class FileDescription {
   const Path path_;
   std::atomic<int> flags_;
   std::mutex set_flags_mu_;
+  std::mutex release_mu_;
+  std::vector<std::function<void()>> on_release_;  // guarded by release_mu_
 };
 
 // The kernel's O_LARGEFILE. glibc defines O_LARGEFILE as 0 on x86-64, but

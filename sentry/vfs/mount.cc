@@ -21,8 +21,9 @@ MountNamespace::~MountNamespace() {
 absl::StatusOr<MountRef> MountNamespace::AddMount(
     const Path& at, std::shared_ptr<FileSystem> fs, DentryRef root, int flags) {
   if (!at.valid()) return cv::ErrnoStatus(EINVAL, "mount: no mount point");
-  if (!at.dentry->IsDir() || root == nullptr || !root->IsDir()) {
-    return cv::ErrnoStatus(ENOTDIR, "mount: not a directory");
+  if (root == nullptr) return cv::ErrnoStatus(EINVAL, "mount: no root");
+  if (at.dentry->IsDir() != root->IsDir()) {
+    return cv::ErrnoStatus(ENOTDIR, "mount: a directory and a non-directory");
   }
   std::lock_guard<std::mutex> lock(mu_);
   auto key = std::make_pair(at.mount.get(), at.dentry.get());
@@ -34,6 +35,34 @@ absl::StatusOr<MountRef> MountNamespace::AddMount(
   mounts_.emplace(key, mount);
   at.dentry->AddMount();
   return mount;
+}
+
+absl::Status MountNamespace::RemoveMount(const MountRef& m, bool detach) {
+  if (m == nullptr || m == root_mount_) {
+    return cv::ErrnoStatus(EINVAL, "umount: not a mount point");
+  }
+  std::lock_guard<std::mutex> lock(mu_);
+  auto key = std::make_pair(m->parent().get(), m->mountpoint().get());
+  auto it = mounts_.find(key);
+  if (it == mounts_.end() || it->second != m) {
+    return cv::ErrnoStatus(EINVAL, "umount: not mounted");
+  }
+  // Everything below m, innermost collected last.
+  std::vector<MountRef> doomed{m};
+  for (size_t i = 0; i < doomed.size(); ++i) {
+    for (const auto& [k, child] : mounts_) {
+      if (k.first == doomed[i].get()) doomed.push_back(child);
+    }
+  }
+  if (doomed.size() > 1 && !detach) {
+    return cv::ErrnoStatus(EBUSY, "umount: other mounts sit on it");
+  }
+  for (auto d = doomed.rbegin(); d != doomed.rend(); ++d) {
+    mounts_.erase(
+        std::make_pair((*d)->parent().get(), (*d)->mountpoint().get()));
+    (*d)->mountpoint()->RemoveMount();
+  }
+  return absl::OkStatus();
 }
 
 MountRef MountNamespace::MountedAt(const Mount& parent,

@@ -7,6 +7,7 @@
 
 #include <sys/mount.h>
 
+#include <atomic>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -57,9 +58,11 @@ class Mount final {
   int id() const { return id_; }
   const std::shared_ptr<FileSystem>& fs() const { return fs_; }
   const DentryRef& root() const { return root_; }
-  int flags() const { return flags_; }
-  bool readonly() const { return flags_ & MS_RDONLY; }
-  bool noexec() const { return flags_ & MS_NOEXEC; }
+  int flags() const { return flags_.load(std::memory_order_relaxed); }
+  bool readonly() const { return flags() & MS_RDONLY; }
+  bool noexec() const { return flags() & MS_NOEXEC; }
+  // mount(MS_REMOUNT): the per-mount flags change in place.
+  void set_flags(int flags) { flags_.store(flags, std::memory_order_relaxed); }
   // Null for the root of a mount namespace.
   const std::shared_ptr<Mount>& parent() const { return parent_; }
   // The dentry in the parent mount this mount covers; null for a root.
@@ -69,7 +72,7 @@ class Mount final {
   const int id_;
   const std::shared_ptr<FileSystem> fs_;
   const DentryRef root_;
-  const int flags_;
+  std::atomic<int> flags_;
   const std::shared_ptr<Mount> parent_;
   const DentryRef mountpoint_;
 };
@@ -99,12 +102,19 @@ class MountNamespace final {
 
   Path root() const { return Path{root_mount_, root_mount_->root()}; }
 
-  // Mounts `root` of `fs` on `at` (a directory). A second mount on the same
-  // place stacks on top of the first and hides it, as on Linux. Callers pass
-  // the path as resolved, which is already the topmost mount there.
+  // Mounts `root` of `fs` on `at`: a directory on a directory, or a
+  // non-directory on a non-directory (bind-mounted files). A second mount on
+  // the same place stacks on top of the first and hides it, as on Linux.
+  // Callers pass the path as resolved, which is already the topmost mount
+  // there.
   absl::StatusOr<MountRef> AddMount(const Path& at,
                                     std::shared_ptr<FileSystem> fs,
                                     DentryRef root, int flags);
+
+  // umount2(2): detaches `m` (not the root: EINVAL). Without `detach`,
+  // EBUSY while other mounts sit on it. With it (MNT_DETACH), the mounts
+  // under it go too. Files already open there keep working.
+  absl::Status RemoveMount(const MountRef& m, bool detach);
 
   // The mount sitting directly on `dentry` of `parent`, or null.
   MountRef MountedAt(const Mount& parent, const Dentry& dentry) const;

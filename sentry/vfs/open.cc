@@ -1,5 +1,7 @@
 // Opening files as a task does: open(2) flag semantics, permission and
 // read-only checks, and execve's open.
+#include "sentry/vfs/open.h"
+
 #include <fcntl.h>
 
 #include <cerrno>
@@ -56,6 +58,14 @@ bool WriteIsReadOnly(const Path& p, const struct stat& st) {
 absl::StatusOr<FileRef> OpenAt(const FsContext& fs, const Credentials& creds,
                                const Path& start, std::string_view path,
                                int flags, mode_t mode) {
+  return OpenAtRestricted(fs, creds, start, path, flags, mode, 0);
+}
+
+absl::StatusOr<FileRef> OpenAtRestricted(const FsContext& fs,
+                                         const Credentials& creds,
+                                         const Path& start,
+                                         std::string_view path, int flags,
+                                         mode_t mode, uint64_t restrictions) {
   if ((flags & kTmpfileBit) != 0) {
     // O_TMPFILE is __O_TMPFILE|O_DIRECTORY and needs write access.
     if ((flags & O_TMPFILE) != O_TMPFILE || (flags & O_CREAT) ||
@@ -70,6 +80,7 @@ absl::StatusOr<FileRef> OpenAt(const FsContext& fs, const Credentials& creds,
 
   AccessIdentity who = FsIdentity(creds);
   ResolveContext ctx = MakeResolveContext(fs, &who, start);
+  ctx.restrictions = restrictions;
 
   if (flags & kTmpfileBit) {
     ASSIGN_OR_RETURN(Path dir, ResolvePath(ctx, path, kFollowFinal));
@@ -92,6 +103,14 @@ absl::StatusOr<FileRef> OpenAt(const FsContext& fs, const Credentials& creds,
     ASSIGN_OR_RETURN(r, Resolve(ctx, path, rflags));
     // open("name/", O_CREAT) is EISDIR whether or not name exists.
     if (create && r.must_be_dir) return Errno(EISDIR);
+    if (r.file != nullptr) {
+      // /proc/self/fd/N of a pipe or another anonymous file: the same
+      // description again (Linux makes a new one on the same object; the
+      // sandbox's anonymous files cannot be reopened yet).
+      if (create && (flags & O_EXCL)) return Errno(EEXIST);
+      if (flags & O_DIRECTORY) return Errno(ENOTDIR);
+      return r.file;
+    }
     if (r.path.valid()) break;
     absl::StatusOr<Path> made = CreateFile(fs, creds, r.parent, r.name, mode);
     if (made.ok()) {

@@ -71,7 +71,12 @@ struct Component {
 
 class Walker {
  public:
-  Walker(const ResolveContext& ctx, int flags) : ctx_(ctx), flags_(flags) {}
+  Walker(const ResolveContext& ctx, int flags)
+      : ctx_(ctx),
+        flags_(flags),
+        // RESOLVE_IN_ROOT: the start is the root for "/", ".." and
+        // absolute symlinks alike.
+        root_((ctx.restrictions & kResolveInRoot) ? ctx.start : ctx.root) {}
 
   absl::StatusOr<Resolved> Run(std::string_view path);
 
@@ -81,11 +86,27 @@ class Walker {
   Path Parent(Path p) const;
   absl::StatusOr<DentryRef> Lookup(const Path& dir, std::string_view name);
   absl::Status MaySearch(const Path& dir) const;
+  bool Restricted(uint64_t bits) const { return ctx_.restrictions & bits; }
+  // RESOLVE_NO_XDEV: EXDEV once the walk is on another mount.
+  absl::Status CheckXdev(const Path& p) const;
 
   const ResolveContext& ctx_;
   const int flags_;
+  const Path root_;
   std::vector<Frame> frames_;
+  // RESOLVE_BENEATH: how deep below the start the walk is.
+  int depth_ = 0;
+  // RESOLVE_NO_XDEV: the mount the walk began on (the root's for an
+  // absolute path, which Linux allows).
+  MountRef walk_mount_;
 };
+
+absl::Status Walker::CheckXdev(const Path& p) const {
+  if (Restricted(kResolveNoXdev) && p.mount != walk_mount_) {
+    return Errno(EXDEV);
+  }
+  return absl::OkStatus();
+}
 
 bool Walker::Next(Component* c) {
   while (!frames_.empty()) {
@@ -131,7 +152,7 @@ void Walker::PeekNames(std::vector<std::string>* names, size_t max) const {
 // of a mount, goes to the mount point's parent in the mount below.
 Path Walker::Parent(Path p) const {
   for (;;) {
-    if (p == ctx_.root) return p;
+    if (p == root_) return p;
     if (p.dentry != p.mount->root()) break;
     if (p.mount->parent() == nullptr) return p;
     p = Path{p.mount->parent(), p.mount->mountpoint()};
@@ -195,11 +216,14 @@ absl::StatusOr<DentryRef> Walker::Lookup(const Path& dir,
 
 absl::StatusOr<Resolved> Walker::Run(std::string_view path) {
   if (path.empty()) {
-    if (flags_ & kAllowEmpty) return Resolved{ctx_.start, {}, {}, false};
+    if (flags_ & kAllowEmpty)
+      return Resolved{ctx_.start, {}, {}, false, nullptr};
     return Errno(ENOENT);
   }
   if (path.size() >= kPathMax) return Errno(ENAMETOOLONG);
-  Path cur = path[0] == '/' ? ctx_.root : ctx_.start;
+  if (path[0] == '/' && Restricted(kResolveBeneath)) return Errno(EXDEV);
+  Path cur = path[0] == '/' ? root_ : ctx_.start;
+  walk_mount_ = cur.mount;
   Frame first;
   first.external = path;
   frames_.push_back(std::move(first));
@@ -214,21 +238,49 @@ absl::StatusOr<Resolved> Walker::Run(std::string_view path) {
     RETURN_IF_ERROR(MaySearch(cur));
     if (c.name == ".") continue;
     if (c.name == "..") {
+      if (Restricted(kResolveBeneath)) {
+        if (depth_ == 0) return Errno(EXDEV);
+        --depth_;
+      }
       cur = Parent(std::move(cur));
+      RETURN_IF_ERROR(CheckXdev(cur));
       continue;
     }
     if (c.name.size() > kNameMax) return Errno(ENAMETOOLONG);
     ASSIGN_OR_RETURN(DentryRef child, Lookup(cur, c.name));
     if (child->negative()) {
       if (c.last && (flags_ & kAllowMissingFinal)) {
-        return Resolved{{}, std::move(cur), std::string(c.name), c.trailing};
+        return Resolved{
+            {}, std::move(cur), std::string(c.name), c.trailing, nullptr};
       }
       return Errno(ENOENT);
     }
     Path next = ctx_.mntns->CrossMounts(Path{cur.mount, std::move(child)});
     if (next.dentry->IsSymlink() &&
         (!c.last || (flags_ & kFollowFinal) || c.trailing)) {
+      if (Restricted(kResolveNoSymlinks)) return Errno(ELOOP);
       if (++links > kMaxSymlinks) return Errno(ELOOP);
+      if (auto* magic = dynamic_cast<MagicLink*>(next.inode().get())) {
+        // Linux's nd_jump_link: refused under RESOLVE_NO_MAGICLINKS, and
+        // under BENEATH/IN_ROOT, which cannot vouch for where it leads.
+        if (Restricted(kResolveNoMagiclinks)) return Errno(ELOOP);
+        ASSIGN_OR_RETURN(MagicLinkTarget target, magic->Follow());
+        if (Restricted(kResolveNoXdev) &&
+            (!target.path.valid() || target.path.mount != cur.mount)) {
+          return Errno(EXDEV);
+        }
+        if (Restricted(kResolveBeneath | kResolveInRoot)) return Errno(EXDEV);
+        if (!target.path.valid()) {
+          if (!c.last) return Errno(ENOTDIR);
+          if (c.trailing) return Errno(ENOTDIR);
+          Resolved r;
+          r.file = std::move(target.file);
+          return r;
+        }
+        cur = std::move(target.path);
+        if (c.last && c.trailing) must_be_dir = true;
+        continue;
+      }
       ASSIGN_OR_RETURN(std::string target, next.inode()->Readlink());
       if (target.empty()) return Errno(ENOENT);
       if (target.size() >= kPathMax) return Errno(ENAMETOOLONG);
@@ -236,18 +288,25 @@ absl::StatusOr<Resolved> Walker::Run(std::string_view path) {
       f.is_owned = true;
       f.owned = std::move(target);
       f.must_be_dir = c.last && c.trailing;  // c.name is invalid from here
-      if (f.owned[0] == '/') cur = ctx_.root;
+      if (f.owned[0] == '/') {
+        if (Restricted(kResolveBeneath)) return Errno(EXDEV);
+        cur = root_;
+        depth_ = 0;
+        RETURN_IF_ERROR(CheckXdev(cur));
+      }
       frames_.push_back(std::move(f));
       continue;
     }
+    RETURN_IF_ERROR(CheckXdev(next));
     cur = std::move(next);
+    ++depth_;
   }
   // A creating caller decides for itself: open(O_CREAT) of "name/" is
   // EISDIR whatever "name" is.
   if (must_be_dir && !cur.dentry->IsDir() && !(flags_ & kAllowMissingFinal)) {
     return Errno(ENOTDIR);
   }
-  return Resolved{std::move(cur), {}, {}, must_be_dir};
+  return Resolved{std::move(cur), {}, {}, must_be_dir, nullptr};
 }
 
 }  // namespace
@@ -261,6 +320,7 @@ absl::StatusOr<Resolved> Resolve(const ResolveContext& ctx,
 absl::StatusOr<Path> ResolvePath(const ResolveContext& ctx,
                                  std::string_view path, int flags) {
   ASSIGN_OR_RETURN(Resolved r, Resolve(ctx, path, flags & ~kAllowMissingFinal));
+  if (!r.path.valid()) return Errno(ENXIO);  // a magic link to a pipe
   return std::move(r.path);
 }
 

@@ -14,6 +14,7 @@
 
 #include "absl/status/statusor.h"
 #include "sentry/kernel/task.h"  // Credentials
+#include "sentry/vfs/inode.h"
 #include "sentry/vfs/mount.h"
 
 namespace sentry::vfs {
@@ -55,6 +56,16 @@ enum ResolveFlags : int {
   kAllowMissingFinal = 1 << 2,
 };
 
+// openat2(2)'s RESOLVE_* restrictions (values as <linux/openat2.h>).
+enum ResolveRestrictions : uint64_t {
+  kResolveNoXdev = 0x01,        // never leave the starting mount: EXDEV
+  kResolveNoMagiclinks = 0x02,  // no /proc/.../fd/N-style jumps: ELOOP
+  kResolveNoSymlinks = 0x04,    // no symlinks at all: ELOOP
+  kResolveBeneath = 0x08,       // stay below the start: EXDEV
+  kResolveInRoot = 0x10,        // the start is "/" for this lookup
+  kResolveCached = 0x20,        // only cached dentries (EAGAIN here)
+};
+
 struct ResolveContext {
   const MountNamespace* mntns = nullptr;
   Path root;   // "/" and absolute symlink targets start here
@@ -62,6 +73,25 @@ struct ResolveContext {
   // Search permission on every directory walked is checked as this
   // identity; null skips the checks (the kernel's own lookups).
   const AccessIdentity* who = nullptr;
+  uint64_t restrictions = 0;  // kResolve* bits
+};
+
+// Where a magic link leads: a file in the tree (`path`), or an anonymous
+// file such as a pipe (only `file`).
+struct MagicLinkTarget {
+  Path path;
+  FileRef file;
+};
+
+// A symlink whose meaning is not its text but a file the kernel knows:
+// /proc/[pid]/fd/N, exe, cwd, root. The resolver jumps to Follow()'s
+// target instead of reading the link, as Linux's nd_jump_link.
+class MagicLink {
+ public:
+  virtual absl::StatusOr<MagicLinkTarget> Follow() = 0;
+
+ protected:
+  ~MagicLink() = default;
 };
 
 struct Resolved {
@@ -74,6 +104,9 @@ struct Resolved {
   // The path ended in "/" (directly or through a followed symlink): only a
   // directory may be named.
   bool must_be_dir = false;
+  // The last component was a magic link to an anonymous file (a pipe's
+  // /proc/self/fd/N): `path` is invalid and this is the file.
+  FileRef file;
 };
 
 // Resolves `path`. Errors, as Linux: ENOENT (missing component, empty path,
@@ -82,7 +115,8 @@ struct Resolved {
 // over 255 bytes or a path of 4096 or more), EACCES (no search permission).
 absl::StatusOr<Resolved> Resolve(const ResolveContext& ctx,
                                  std::string_view path, int flags);
-// Resolve, for callers that need an existing file.
+// Resolve, for callers that need an existing file. A magic link to an
+// anonymous file is ENXIO here (it has no path to return).
 absl::StatusOr<Path> ResolvePath(const ResolveContext& ctx,
                                  std::string_view path, int flags);
 

@@ -5,7 +5,9 @@
 #include <stdint.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <string>
@@ -528,6 +530,259 @@ TEST(FileMmapTest, Errors) {
   EXPECT_EQ(mmap(nullptr, kPage, PROT_READ, MAP_PRIVATE, path.get(), 0),
             MAP_FAILED);
   EXPECT_EQ(errno, EBADF);
+}
+
+// ---- mremap ----------------------------------------------------------------
+
+// A free, page-aligned range of `pages` pages (reserved, then released).
+char* FreeRange(size_t pages) {
+  char* p = MapAnon(pages * kPage, PROT_NONE);
+  if (p != nullptr) munmap(p, pages * kPage);
+  return p;
+}
+
+TEST(MremapTest, ShrinkInPlaceUnmapsTheTail) {
+  char* p = MapAnon(4 * kPage);
+  ASSERT_NE(p, nullptr);
+  p[0] = 'a';
+  EXPECT_EQ(mremap(p, 4 * kPage, 2 * kPage, 0), p);
+  EXPECT_EQ(p[0], 'a');
+  EXPECT_FALSE(IsMapped(p + 2 * kPage, 2 * kPage));
+  munmap(p, 2 * kPage);
+}
+
+TEST(MremapTest, GrowInPlaceWhenFree) {
+  char* area = FreeRange(4);
+  ASSERT_NE(area, nullptr);
+  char* p =
+      static_cast<char*>(mmap(area, 2 * kPage, PROT_READ | PROT_WRITE,
+                              MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0));
+  ASSERT_EQ(p, area);
+  p[kPage] = 'g';
+  EXPECT_EQ(mremap(p, 2 * kPage, 4 * kPage, 0), p);
+  EXPECT_EQ(p[kPage], 'g');
+  EXPECT_TRUE(AllZero(p + 2 * kPage, 2 * kPage));
+  munmap(p, 4 * kPage);
+}
+
+TEST(MremapTest, GrowBlockedNeedsMaymove) {
+  char* area = FreeRange(3);
+  ASSERT_NE(area, nullptr);
+  char* p =
+      static_cast<char*>(mmap(area, kPage, PROT_READ | PROT_WRITE,
+                              MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0));
+  ASSERT_EQ(p, area);
+  char* blocker =
+      static_cast<char*>(mmap(area + kPage, kPage, PROT_READ,
+                              MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0));
+  ASSERT_EQ(blocker, area + kPage);
+  p[0] = 'm';
+  errno = 0;
+  EXPECT_EQ(mremap(p, kPage, 2 * kPage, 0), MAP_FAILED);
+  EXPECT_EQ(errno, ENOMEM);
+  void* r = mremap(p, kPage, 2 * kPage, MREMAP_MAYMOVE);
+  ASSERT_NE(r, MAP_FAILED) << ErrnoName(errno);
+  char* q = static_cast<char*>(r);
+  EXPECT_NE(q, p);
+  EXPECT_EQ(q[0], 'm');
+  EXPECT_FALSE(IsMapped(p, kPage));
+  munmap(q, 2 * kPage);
+  munmap(blocker, kPage);
+}
+
+TEST(MremapTest, FixedMovesOverWhateverIsThere) {
+  char* p = MapAnon(2 * kPage);
+  char* dst = MapAnon(3 * kPage);
+  ASSERT_NE(p, nullptr);
+  ASSERT_NE(dst, nullptr);
+  p[0] = 'f';
+  dst[0] = 'd';
+  void* r = mremap(p, 2 * kPage, 2 * kPage, MREMAP_MAYMOVE | MREMAP_FIXED,
+                   dst + kPage);
+  ASSERT_EQ(r, dst + kPage) << ErrnoName(errno);
+  EXPECT_EQ(dst[kPage], 'f');
+  EXPECT_EQ(dst[0], 'd');  // the page below was left alone
+  EXPECT_FALSE(IsMapped(p, 2 * kPage));
+  munmap(dst, 3 * kPage);
+}
+
+TEST(MremapTest, DontunmapLeavesTheOldRangeEmpty) {
+  char* p = MapAnon(2 * kPage);
+  ASSERT_NE(p, nullptr);
+  p[0] = 'k';
+  void* r = mremap(p, 2 * kPage, 2 * kPage, MREMAP_MAYMOVE | MREMAP_DONTUNMAP,
+                   nullptr);
+  ASSERT_NE(r, MAP_FAILED) << ErrnoName(errno);
+  char* q = static_cast<char*>(r);
+  EXPECT_NE(q, p);
+  EXPECT_EQ(q[0], 'k');
+  // Still mapped, but its pages went with the move.
+  EXPECT_TRUE(IsMapped(p, 2 * kPage));
+  EXPECT_EQ(p[0], 0);
+  munmap(p, 2 * kPage);
+  munmap(q, 2 * kPage);
+}
+
+TEST(MremapTest, Errors) {
+  char* p = MapAnon(2 * kPage);
+  ASSERT_NE(p, nullptr);
+  auto expect_errno = [](void* r, int err) {
+    EXPECT_EQ(r, MAP_FAILED);
+    EXPECT_EQ(errno, err) << ErrnoName(errno);
+    errno = 0;
+  };
+  errno = 0;
+  expect_errno(mremap(p + 1, kPage, kPage, 0), EINVAL);
+  expect_errno(mremap(p, kPage, 0, 0), EINVAL);
+  expect_errno(mremap(p, kPage, kPage, MREMAP_FIXED, p + 4 * kPage), EINVAL);
+  expect_errno(
+      mremap(p, kPage, 2 * kPage, MREMAP_MAYMOVE | MREMAP_DONTUNMAP, nullptr),
+      EINVAL);
+  expect_errno(mremap(p, kPage, kPage, 0x40), EINVAL);
+  // The new range may not overlap the old one.
+  expect_errno(
+      mremap(p, 2 * kPage, 2 * kPage, MREMAP_MAYMOVE | MREMAP_FIXED, p + kPage),
+      EINVAL);
+  munmap(p, 2 * kPage);
+  expect_errno(mremap(p, kPage, 2 * kPage, MREMAP_MAYMOVE), EFAULT);
+  // old_len 0 only duplicates shared mappings.
+  char* priv = MapAnon(kPage);
+  ASSERT_NE(priv, nullptr);
+  expect_errno(mremap(priv, 0, kPage, MREMAP_MAYMOVE), EINVAL);
+  munmap(priv, kPage);
+}
+
+TEST(MremapTest, ZeroOldLengthDuplicatesASharedMapping) {
+  char* p = static_cast<char*>(mmap(nullptr, kPage, PROT_READ | PROT_WRITE,
+                                    MAP_SHARED | MAP_ANONYMOUS, -1, 0));
+  ASSERT_NE(p, MAP_FAILED);
+  void* r = mremap(p, 0, kPage, MREMAP_MAYMOVE);
+  ASSERT_NE(r, MAP_FAILED) << ErrnoName(errno);
+  char* q = static_cast<char*>(r);
+  q[0] = 's';
+  EXPECT_EQ(p[0], 's');
+  munmap(p, kPage);
+  munmap(q, kPage);
+}
+
+// ---- madvise, mincore, mlock -------------------------------------------
+
+TEST(MadviseTest, DontneedZeroesPrivateAnonymousMemory) {
+  char* p = MapAnon(2 * kPage);
+  ASSERT_NE(p, nullptr);
+  memset(p, 'z', 2 * kPage);
+  ASSERT_EQ(madvise(p, kPage, MADV_DONTNEED), 0);
+  EXPECT_TRUE(AllZero(p, kPage));
+  EXPECT_EQ(p[kPage], 'z');
+  munmap(p, 2 * kPage);
+}
+
+TEST(MadviseTest, DontneedKeepsSharedAnonymousMemory) {
+  char* p = static_cast<char*>(mmap(nullptr, kPage, PROT_READ | PROT_WRITE,
+                                    MAP_SHARED | MAP_ANONYMOUS, -1, 0));
+  ASSERT_NE(p, MAP_FAILED);
+  p[0] = 's';
+  ASSERT_EQ(madvise(p, kPage, MADV_DONTNEED), 0);
+  EXPECT_EQ(p[0], 's');
+  munmap(p, kPage);
+}
+
+TEST(MadviseTest, DontneedRestoresAPrivateFileMapping) {
+  CV_OPEN_OR_DIE(fd, Testdata("file.txt"), O_RDONLY);
+  char* p = static_cast<char*>(
+      mmap(nullptr, kPage, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd.get(), 0));
+  ASSERT_NE(p, MAP_FAILED);
+  p[0] = '!';
+  ASSERT_EQ(madvise(p, kPage, MADV_DONTNEED), 0);
+  EXPECT_EQ(p[0], FileByte(0));
+  munmap(p, kPage);
+}
+
+TEST(MadviseTest, Errors) {
+  char* p = MapAnon(kPage);
+  ASSERT_NE(p, nullptr);
+  errno = 0;
+  EXPECT_EQ(madvise(p + 1, kPage, MADV_NORMAL), -1);
+  EXPECT_EQ(errno, EINVAL);
+  errno = 0;
+  EXPECT_EQ(madvise(p, kPage, 12345), -1);
+  EXPECT_EQ(errno, EINVAL);
+  munmap(p, kPage);
+  errno = 0;
+  EXPECT_EQ(madvise(p, kPage, MADV_DONTNEED), -1);
+  EXPECT_EQ(errno, ENOMEM);
+}
+
+TEST(MincoreTest, ReportsTouchedPagesAndHoles) {
+  char* p = MapAnon(2 * kPage);
+  ASSERT_NE(p, nullptr);
+  p[0] = 1;
+  unsigned char vec[2] = {0xff, 0xff};
+  ASSERT_EQ(mincore(p, 2 * kPage, vec), 0);
+  EXPECT_EQ(vec[0] & 1, 1);
+  EXPECT_EQ(vec[0] & ~1, 0);
+  errno = 0;
+  EXPECT_EQ(mincore(p + 1, kPage, vec), -1);
+  EXPECT_EQ(errno, EINVAL);
+  errno = 0;
+  EXPECT_EQ(mincore(p, kPage, static_cast<unsigned char*>(kBadPtr)), -1);
+  EXPECT_EQ(errno, EFAULT);
+  munmap(p, 2 * kPage);
+  errno = 0;
+  EXPECT_EQ(mincore(p, kPage, vec), -1);
+  EXPECT_EQ(errno, ENOMEM);
+}
+
+TEST(MlockTest, MappedRangesLockAndUnlock) {
+  char* p = MapAnon(2 * kPage);
+  ASSERT_NE(p, nullptr);
+  EXPECT_EQ(mlock(p, 2 * kPage), 0) << ErrnoName(errno);
+  EXPECT_EQ(munlock(p, 2 * kPage), 0);
+  EXPECT_EQ(syscall(SYS_mlock2, p, kPage, MLOCK_ONFAULT), 0);
+  errno = 0;
+  EXPECT_EQ(syscall(SYS_mlock2, p, kPage, 0x100), -1);
+  EXPECT_EQ(errno, EINVAL);
+  EXPECT_EQ(munlock(p, kPage), 0);
+  munmap(p, 2 * kPage);
+  errno = 0;
+  EXPECT_EQ(mlock(p, kPage), -1);
+  EXPECT_EQ(errno, ENOMEM);
+}
+
+// Without CAP_IPC_LOCK, RLIMIT_MEMLOCK applies: 0 forbids locking (EPERM),
+// a small limit refuses more (ENOMEM).
+TEST(MlockTest, UnprivilegedFollowsRlimitMemlock) {
+  char* p = MapAnon(4 * kPage);
+  ASSERT_NE(p, nullptr);
+  pid_t pid = fork();
+  if (pid == 0) {
+    struct rlimit rl = {0, 0};
+    if (setrlimit(RLIMIT_MEMLOCK, &rl) != 0) _exit(10);
+    if (setresuid(1000, 1000, 1000) != 0) _exit(11);
+    if (mlock(p, kPage) != -1 || errno != EPERM) _exit(1);
+    if (mlockall(MCL_CURRENT) != -1 || errno != EPERM) _exit(2);
+    if (munlock(p, kPage) != 0) _exit(3);
+    _exit(0);
+  }
+  int status = 0;
+  ASSERT_EQ(waitpid(pid, &status, 0), pid);
+  EXPECT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 0);
+
+  pid = fork();
+  if (pid == 0) {
+    struct rlimit rl = {kPage, kPage};
+    if (setrlimit(RLIMIT_MEMLOCK, &rl) != 0) _exit(10);
+    if (setresuid(1000, 1000, 1000) != 0) _exit(11);
+    if (mlock(p, 2 * kPage) != -1 || errno != ENOMEM) _exit(1);
+    if (mlock(p, kPage) != 0) _exit(2);
+    if (munlock(p, kPage) != 0) _exit(3);
+    _exit(0);
+  }
+  ASSERT_EQ(waitpid(pid, &status, 0), pid);
+  EXPECT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 0);
+  munmap(p, 4 * kPage);
 }
 
 }  // namespace
