@@ -16,6 +16,10 @@ set -x
 "$runsc" --root "$state" do -- /bin/busybox sh -c 'echo "the shell is pid $$"; exit 0'
 "$runsc" --root "$state" do -- /bin/busybox uname -a
 "$runsc" --root "$state" do -- /bin/busybox ls -l /
+"$runsc" --root "$state" do -- /usr/bin/python3 -c 'import platform; print("python", platform.python_version(), "in the sandbox")'
+# Writes land in the overlay in sandbox memory; the host's /etc is untouched.
+"$runsc" --root "$state" do -- /bin/bash -c 'echo written > /etc/cvisor-demo && cat /etc/cvisor-demo'
+test ! -e /etc/cvisor-demo
 { set +x; } 2>/dev/null
 
 # An OCI bundle: busybox in a rootfs of its own.

@@ -146,7 +146,12 @@ class GoferFsTest : public ::testing::TestWithParam<bool> {
   absl::Status serve_status_;
   std::shared_ptr<gofer::Client> client_;
   std::shared_ptr<vfs::FsContext> ctx_;
-  Credentials root_;
+  // Root with every capability, as the sandbox's init is by default.
+  Credentials root_ = [] {
+    Credentials c;
+    c.cap_effective = c.cap_permitted = ~uint64_t{0};
+    return c;
+  }();
 };
 
 TEST_P(GoferFsTest, ReadsFilesThroughTheDonatedFd) {

@@ -212,7 +212,117 @@ void Pipe::RemoveEnd(bool reader, bool writer) {
   Changed();
 }
 
+template <typename Ready>
+int Pipe::WaitLocked(std::unique_lock<std::mutex>& lock, Ready ready) {
+  // Registered before `ready` is first checked, so a change made between
+  // the check and the sleep still wakes this thread.
+  vfs::SyncWaiter w;
+  waiters_.Add(&w);
+  int result = 0;
+  while (!ready()) {
+    lock.unlock();
+    int rc = w.WaitInterruptible();
+    lock.lock();
+    if (rc == -EINTR) {
+      result = -kERestartSys;
+      break;
+    }
+  }
+  waiters_.Remove(&w);
+  return result;
+}
+
+int64_t Pipe::TeeTo(Pipe& out, size_t len, bool nonblock) {
+  if (&out == this) return -EINVAL;
+  len = std::min(len, vfs::kMaxRwCount);
+  if (len == 0) return 0;
+  // Linux's ipipe_prep: wait for data unless there are no writers (then
+  // the copy below finds nothing and returns 0).
+  {
+    std::unique_lock<std::mutex> lock(mu_);
+    if (size_ == 0 && writers_ > 0) {
+      if (nonblock) return -EAGAIN;
+      if (int rc = WaitLocked(lock, [&] { return size_ > 0 || writers_ == 0; });
+          rc != 0) {
+        return rc;
+      }
+    }
+  }
+  // opipe_prep: wait for room in the output while it has readers.
+  {
+    std::unique_lock<std::mutex> lock(out.mu_);
+    auto room_or_no_readers = [&] {
+      return out.size_ < out.buf_.size() || out.readers_ == 0;
+    };
+    if (!room_or_no_readers()) {
+      if (nonblock) return -EAGAIN;
+      if (int rc = out.WaitLocked(lock, room_or_no_readers); rc != 0) {
+        return rc;
+      }
+    }
+  }
+  // link_pipe: copy what is held now and fits now. Another reader may have
+  // drained the input meanwhile; like Linux, that gives 0.
+  std::scoped_lock both(mu_, out.mu_);
+  if (out.readers_ == 0) return -EPIPE;
+  size_t n = std::min({len, size_, out.buf_.size() - out.size_});
+  const size_t in_cap = buf_.size();
+  const size_t out_cap = out.buf_.size();
+  size_t done = 0;
+  while (done < n) {
+    size_t from = (head_ + done) % in_cap;
+    size_t to = (out.head_ + out.size_ + done) % out_cap;
+    size_t chunk = std::min({n - done, in_cap - from, out_cap - to});
+    memcpy(out.buf_.data() + to, buf_.data() + from, chunk);
+    done += chunk;
+  }
+  if (n > 0) {
+    out.size_ += n;
+    out.Changed();
+  }
+  return static_cast<int64_t>(n);
+}
+
 // ---- the ends ----
+
+PipeEnd::PipeEnd(vfs::Path path, int flags, std::shared_ptr<Pipe> pipe)
+    : FileDescription(std::move(path), flags),
+      pipe_(std::move(pipe)),
+      reader_(readable()),
+      writer_(writable()) {
+  pipe_->AddEnd(reader_, writer_);
+}
+
+// The last fd (dup'd or inherited) sharing this end is gone.
+PipeEnd::~PipeEnd() { pipe_->RemoveEnd(reader_, writer_); }
+
+int64_t PipeEnd::Read(vfs::IoSequence& dst) {
+  return pipe_->Read(dst, nonblocking());
+}
+
+int64_t PipeEnd::Write(vfs::IoSequence& src) {
+  return pipe_->Write(src, nonblocking());
+}
+
+int64_t PipeEnd::Ioctl(uint32_t cmd, uint64_t arg, vfs::UserMemory& mem) {
+  if (cmd == FIONREAD) {
+    int n = static_cast<int>(pipe_->size());
+    return mem.CopyOut(arg, &n, sizeof n);
+  }
+  return -ENOTTY;
+}
+
+short PipeEnd::Readiness(short mask) {
+  return pipe_->Readiness(mask, reader_, writer_);
+}
+
+void PipeEnd::AddWaiter(vfs::Waiter* w) { pipe_->AddWaiter(w); }
+void PipeEnd::RemoveWaiter(vfs::Waiter* w) { pipe_->RemoveWaiter(w); }
+
+Pipe* PipeOf(vfs::FileDescription& file) {
+  auto* end = dynamic_cast<PipeEnd*>(&file);
+  return end != nullptr ? &end->pipe() : nullptr;
+}
 
 namespace {
 
@@ -229,29 +339,10 @@ struct PipeInodeAttrs {
   timespec created;
 };
 
-class PipeFile final : public vfs::FileDescription {
+class PipeFile final : public PipeEnd {
  public:
   PipeFile(std::shared_ptr<Pipe> pipe, int flags, const PipeInodeAttrs& attrs)
-      : FileDescription(vfs::Path{}, flags),
-        pipe_(std::move(pipe)),
-        reader_(readable()),
-        writer_(writable()),
-        attrs_(attrs) {
-    pipe_->AddEnd(reader_, writer_);
-  }
-  // The last fd (dup'd or inherited) sharing this end is gone.
-  ~PipeFile() override { pipe_->RemoveEnd(reader_, writer_); }
-
-  Pipe& pipe() { return *pipe_; }
-
-  bool stream() const override { return true; }
-
-  int64_t Read(vfs::IoSequence& dst) override {
-    return pipe_->Read(dst, nonblocking());
-  }
-  int64_t Write(vfs::IoSequence& src) override {
-    return pipe_->Write(src, nonblocking());
-  }
+      : PipeEnd(vfs::Path{}, flags, std::move(pipe)), attrs_(attrs) {}
 
   absl::StatusOr<struct stat> Stat() override {
     struct stat st = {};
@@ -266,24 +357,7 @@ class PipeFile final : public vfs::FileDescription {
     return st;
   }
 
-  int64_t Ioctl(uint32_t cmd, uint64_t arg, vfs::UserMemory& mem) override {
-    if (cmd == FIONREAD) {
-      int n = static_cast<int>(pipe_->size());
-      return mem.CopyOut(arg, &n, sizeof n);
-    }
-    return -ENOTTY;
-  }
-
-  short Readiness(short mask) override {
-    return pipe_->Readiness(mask, reader_, writer_);
-  }
-  void AddWaiter(vfs::Waiter* w) override { pipe_->AddWaiter(w); }
-  void RemoveWaiter(vfs::Waiter* w) override { pipe_->RemoveWaiter(w); }
-
  private:
-  const std::shared_ptr<Pipe> pipe_;
-  const bool reader_;
-  const bool writer_;
   const PipeInodeAttrs attrs_;
 };
 
@@ -302,14 +376,14 @@ std::pair<vfs::FileRef, vfs::FileRef> NewPipe(int flags, uid_t uid, gid_t gid) {
 }
 
 int64_t PipeFcntl(vfs::FileDescription& file, unsigned cmd, uint64_t arg) {
-  auto* p = dynamic_cast<PipeFile*>(&file);
+  Pipe* p = PipeOf(file);
   if (p == nullptr) return -EBADF;
   switch (cmd) {
     case F_GETPIPE_SZ:
-      return static_cast<int64_t>(p->pipe().capacity());
+      return static_cast<int64_t>(p->capacity());
     case F_SETPIPE_SZ:
       // The kernel takes the argument as an unsigned int.
-      return p->pipe().SetCapacity(static_cast<uint32_t>(arg));
+      return p->SetCapacity(static_cast<uint32_t>(arg));
     default:
       return -EINVAL;
   }

@@ -10,6 +10,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <mutex>
 #include <utility>
 #include <vector>
@@ -55,7 +56,20 @@ class Pipe {
   void AddEnd(bool reader, bool writer);
   void RemoveEnd(bool reader, bool writer);
 
+  // tee(2): copies up to `len` bytes from the front of this pipe to the
+  // back of `out` without consuming them. `out` must be another pipe. As
+  // Linux's do_tee, waits for data here (unless `nonblock`: -EAGAIN), then
+  // for room in `out` (-EAGAIN likewise); returns 0 when this pipe is empty
+  // with no writers, -EPIPE when `out` has no readers (the caller sends
+  // SIGPIPE), -kERestartSys when interrupted. Copies what fits at once
+  // rather than waiting for all of `len`.
+  int64_t TeeTo(Pipe& out, size_t len, bool nonblock);
+
  private:
+  // Waits (mu_ held via `lock`) until `ready()` or an interrupt: 0, or
+  // -kERestartSys.
+  template <typename Ready>
+  int WaitLocked(std::unique_lock<std::mutex>& lock, Ready ready);
   // Moves bytes between the ring buffer and an IoSequence; mu_ held.
   int CopyOutLocked(vfs::IoSequence& dst, size_t at, size_t n);
   int CopyInLocked(vfs::IoSequence& src, size_t at, size_t n);
@@ -70,14 +84,43 @@ class Pipe {
   vfs::WaiterList waiters_;
 };
 
+// A file description that is one end of a Pipe: pipe(2)'s ends and FIFOs
+// opened by name (tmpfs). Pipe-only operations (F_GETPIPE_SZ, splice, tee)
+// recognise pipes by this base.
+class PipeEnd : public vfs::FileDescription {
+ public:
+  PipeEnd(vfs::Path path, int flags, std::shared_ptr<Pipe> pipe);
+  ~PipeEnd() override;
+
+  Pipe& pipe() { return *pipe_; }
+  bool reader() const { return reader_; }
+  bool writer() const { return writer_; }
+
+  bool stream() const override { return true; }
+  int64_t Read(vfs::IoSequence& dst) override;
+  int64_t Write(vfs::IoSequence& src) override;
+  int64_t Ioctl(uint32_t cmd, uint64_t arg, vfs::UserMemory& mem) override;
+  short Readiness(short mask) override;
+  void AddWaiter(vfs::Waiter* w) override;
+  void RemoveWaiter(vfs::Waiter* w) override;
+
+ private:
+  const std::shared_ptr<Pipe> pipe_;
+  const bool reader_;
+  const bool writer_;
+};
+
+// The pipe `file` is an end of, or null.
+Pipe* PipeOf(vfs::FileDescription& file);
+
 // Creates a pipe: {read end, write end}. `flags` may hold O_NONBLOCK and
 // O_DIRECT (accepted; packet mode is not implemented). The inode is owned
 // by `uid`/`gid`, as Linux's pipefs gives it the creator's fsuid/fsgid.
 std::pair<vfs::FileRef, vfs::FileRef> NewPipe(int flags, uid_t uid = 0,
                                               gid_t gid = 0);
 
-// fcntl F_GETPIPE_SZ / F_SETPIPE_SZ on `file`: -EBADF if it is not a pipe,
-// as Linux.
+// fcntl F_GETPIPE_SZ / F_SETPIPE_SZ on `file` (a pipe(2) end or a FIFO):
+// -EBADF if it is not a pipe, as Linux.
 int64_t PipeFcntl(vfs::FileDescription& file, unsigned cmd, uint64_t arg);
 
 }  // namespace sentry::fs

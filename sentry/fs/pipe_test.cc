@@ -235,6 +235,60 @@ TEST(PipeTest, SetPipeSize) {
   EXPECT_EQ(PipeFcntl(*w, F_GETFL, 0), -EINVAL);
 }
 
+TEST(PipeTest, PipeOfKnowsTheEnds) {
+  auto [r, w] = NewPipe(0);
+  ASSERT_NE(PipeOf(*r), nullptr);
+  EXPECT_EQ(PipeOf(*r), PipeOf(*w));
+  auto [r2, w2] = NewPipe(0);
+  EXPECT_NE(PipeOf(*r2), PipeOf(*r));
+}
+
+TEST(PipeTest, TeeCopiesWithoutConsuming) {
+  auto [ar, aw] = NewPipe(O_NONBLOCK);
+  auto [br, bw] = NewPipe(O_NONBLOCK);
+  Pipe& a = *PipeOf(*ar);
+  Pipe& b = *PipeOf(*br);
+  EXPECT_EQ(a.TeeTo(a, 10, true), -EINVAL);
+  EXPECT_EQ(a.TeeTo(b, 10, true), -EAGAIN);  // empty, writers left
+  // Wrap the source's data around the end of its ring.
+  EXPECT_EQ(PipeFcntl(*aw, F_SETPIPE_SZ, 4096), 4096);
+  EXPECT_EQ(WriteN(*aw, 4000), 4000);
+  int64_t n;
+  ReadStr(*ar, 4000, &n);
+  EXPECT_EQ(WriteStr(*aw, std::string(200, 'w')), 200);
+  EXPECT_EQ(a.TeeTo(b, 150, true), 150);
+  EXPECT_EQ(a.TeeTo(b, 1000, true), 200);
+  EXPECT_EQ(a.size(), 200u);
+  EXPECT_EQ(ReadStr(*br, 1000, &n), std::string(350, 'w'));
+  // The output's room bounds the copy; a full output is EAGAIN.
+  EXPECT_EQ(PipeFcntl(*bw, F_SETPIPE_SZ, 4096), 4096);
+  EXPECT_EQ(WriteN(*bw, 4000), 4000);
+  EXPECT_EQ(a.TeeTo(b, 1000, true), 96);
+  EXPECT_EQ(a.TeeTo(b, 1000, true), -EAGAIN);
+  // No readers on the output.
+  br.reset();
+  EXPECT_EQ(a.TeeTo(b, 1000, true), -EPIPE);
+  // Empty with no writers: 0.
+  auto [cr, cw] = NewPipe(0);
+  cw.reset();
+  auto [dr, dw] = NewPipe(0);
+  EXPECT_EQ(PipeOf(*cr)->TeeTo(*PipeOf(*dr), 10, false), 0);
+}
+
+TEST(PipeTest, BlockingTeeWokenByWriter) {
+  auto [ar, aw] = NewPipe(0);
+  auto [br, bw] = NewPipe(0);
+  std::thread writer([&, aw = aw] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    EXPECT_EQ(WriteStr(*aw, "late"), 4);
+  });
+  EXPECT_EQ(PipeOf(*ar)->TeeTo(*PipeOf(*br), 10, false), 4);
+  writer.join();
+  int64_t n;
+  EXPECT_EQ(ReadStr(*br, 10, &n), "late");
+  EXPECT_EQ(ReadStr(*ar, 10, &n), "late");
+}
+
 // A waiter registered on a pipe hears about writes and closes.
 TEST(PipeTest, WaiterNotified) {
   struct Counter final : vfs::Waiter {

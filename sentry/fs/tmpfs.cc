@@ -302,6 +302,16 @@ class TmpfsInode final : public vfs::Inode,
                                       const vfs::NewFileSpec& spec) override {
     return Make(name, spec, {});
   }
+  // shmem_tmpfile: an inode with no name; its data goes when the last
+  // description closes unless linkat named it meanwhile.
+  absl::StatusOr<vfs::InodeRef> Tmpfile(const vfs::NewFileSpec& spec) override {
+    if (!IsDir()) return Errno(ENOTDIR);
+    auto inode = std::make_shared<TmpfsInode>(fs_, spec, fs_->NextIno());
+    RETURN_IF_ERROR(inode->Init());
+    std::lock_guard<std::mutex> lock(fs_->mu);
+    inode->st_.st_nlink = 0;
+    return vfs::InodeRef(inode);
+  }
   absl::StatusOr<vfs::InodeRef> Mknod(const std::string& name,
                                       const vfs::NewFileSpec& spec) override {
     return Make(name, spec, {});
@@ -320,7 +330,8 @@ class TmpfsInode final : public vfs::Inode,
     std::lock_guard<std::mutex> lock(fs_->mu);
     RETURN_IF_ERROR(CheckLiveDirLocked());
     if (children_.count(name)) return Errno(EEXIST);
-    if (t->st_.st_nlink == 0) return Errno(ENOENT);
+    // A removed file stays removed; an O_TMPFILE file may get its first name.
+    if (t->st_.st_nlink == 0 && !t->tmpfile_linkable()) return Errno(ENOENT);
     struct timespec now = Now();
     t->st_.st_nlink++;
     t->st_.st_ctim = now;
@@ -716,48 +727,23 @@ class TmpfsFile final : public vfs::FileDescription {
 
 // One end of a FIFO opened by name: the pipe's data operations, with the
 // FIFO's reader and writer counts kept for later opens.
-class FifoFile final : public vfs::FileDescription {
+class FifoFile final : public PipeEnd {
  public:
   FifoFile(const vfs::Path& path, int flags, std::shared_ptr<FifoState> fifo,
            std::shared_ptr<Pipe> pipe, uint64_t w_counter_at_open)
-      : FileDescription(path, flags),
+      : PipeEnd(path, flags, std::move(pipe)),
         fifo_(std::move(fifo)),
-        pipe_(std::move(pipe)),
-        reader_(readable()),
-        writer_(writable()),
-        w_counter_at_open_(w_counter_at_open) {
-    pipe_->AddEnd(reader_, writer_);
-  }
+        w_counter_at_open_(w_counter_at_open) {}
   ~FifoFile() override {
-    pipe_->RemoveEnd(reader_, writer_);
     std::lock_guard<std::mutex> lock(fifo_->mu);
-    if (reader_) fifo_->readers--;
-    if (writer_) fifo_->writers--;
+    if (reader()) fifo_->readers--;
+    if (writer()) fifo_->writers--;
     if (fifo_->readers == 0 && fifo_->writers == 0) fifo_->pipe.reset();
   }
 
-  bool stream() const override { return true; }
-  int64_t Read(vfs::IoSequence& dst) override {
-    return pipe_->Read(dst, nonblocking());
-  }
-  int64_t Write(vfs::IoSequence& src) override {
-    return pipe_->Write(src, nonblocking());
-  }
-  int64_t PRead(vfs::IoSequence&, int64_t) override { return -ESPIPE; }
-  int64_t PWrite(vfs::IoSequence&, int64_t) override { return -ESPIPE; }
-  int64_t Seek(int64_t, int) override { return -ESPIPE; }
-
-  int64_t Ioctl(uint32_t cmd, uint64_t arg, vfs::UserMemory& mem) override {
-    if (cmd == FIONREAD) {
-      int n = static_cast<int>(pipe_->size());
-      return mem.CopyOut(arg, &n, sizeof n);
-    }
-    return -ENOTTY;
-  }
-
   short Readiness(short mask) override {
-    short ev = pipe_->Readiness(mask, reader_, writer_);
-    if ((ev & POLLHUP) && reader_) {
+    short ev = PipeEnd::Readiness(mask);
+    if ((ev & POLLHUP) && reader()) {
       // Linux's pipe_poll: a reader that opened before any writer came
       // sees no hang-up until a writer has come and gone.
       std::lock_guard<std::mutex> lock(fifo_->mu);
@@ -765,14 +751,9 @@ class FifoFile final : public vfs::FileDescription {
     }
     return ev;
   }
-  void AddWaiter(vfs::Waiter* w) override { pipe_->AddWaiter(w); }
-  void RemoveWaiter(vfs::Waiter* w) override { pipe_->RemoveWaiter(w); }
 
  private:
   const std::shared_ptr<FifoState> fifo_;
-  const std::shared_ptr<Pipe> pipe_;
-  const bool reader_;
-  const bool writer_;
   const uint64_t w_counter_at_open_;
 };
 

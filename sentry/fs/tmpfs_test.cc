@@ -21,6 +21,7 @@
 
 #include "common/errno_status.h"
 #include "gtest/gtest.h"
+#include "sentry/fs/pipe.h"
 #include "sentry/vfs/vfs.h"
 #include "sentry/vfs/wait.h"
 
@@ -252,6 +253,39 @@ TEST_F(TmpfsTest, UnlinkKeepsOpenFilesAndForgetsTheName) {
   // The negative entry is replaced by a new file.
   ASSERT_EQ(Create("/f", "new"), 0);
   EXPECT_EQ(Read("/f"), "new");
+}
+
+TEST_F(TmpfsTest, TmpfileIsUnnamedUntilLinked) {
+  ASSERT_EQ(Mkdir("/d", 0755), 0);
+  auto f = Open("/d", O_TMPFILE | O_RDWR, 0640);
+  ASSERT_TRUE(f.ok()) << f.status();
+  struct stat st = *(*f)->Stat();
+  EXPECT_TRUE(S_ISREG(st.st_mode));
+  EXPECT_EQ(st.st_nlink, 0u);
+  EXPECT_EQ(List("/d"), (std::vector<std::string>{".", ".."}));
+  std::string data = "unnamed";
+  auto io = vfs::IoSequence::Buffer(data.data(), data.size());
+  EXPECT_EQ((*f)->Write(io), 7);
+  // Its path shows where it lives, but no lookup finds it.
+  EXPECT_EQ(ctx_->PathName((*f)->path()), "/d/#" + std::to_string(st.st_ino));
+  EXPECT_EQ(StatErr("/d/#" + std::to_string(st.st_ino)), ENOENT);
+  ASSERT_EQ(Errno(vfs::LinkAt(*ctx_, root_, (*f)->path(), Path{}, "/d/n")), 0);
+  EXPECT_EQ(Stat("/d/n")->st_ino, st.st_ino);
+  EXPECT_EQ(Stat("/d/n")->st_nlink, 1u);
+  EXPECT_EQ(Read("/d/n"), "unnamed");
+  // Unnamed again: a removed file, which takes no new name.
+  ASSERT_EQ(Unlink("/d/n"), 0);
+  EXPECT_EQ(Errno(vfs::LinkAt(*ctx_, root_, (*f)->path(), Path{}, "/d/m")),
+            ENOENT);
+  // O_EXCL: never linkable.
+  auto x = Open("/d", O_TMPFILE | O_RDWR | O_EXCL, 0600);
+  ASSERT_TRUE(x.ok()) << x.status();
+  EXPECT_EQ(Errno(vfs::LinkAt(*ctx_, root_, (*x)->path(), Path{}, "/d/x")),
+            ENOENT);
+  // Write and search permission on the directory.
+  EXPECT_EQ(OpenErr("/d", O_TMPFILE | O_RDWR, &user_), EACCES);
+  ASSERT_EQ(Create("/f"), 0);
+  EXPECT_EQ(OpenErr("/f", O_TMPFILE | O_RDWR), ENOTDIR);
 }
 
 TEST_F(TmpfsTest, SymlinksAndHardLinks) {
@@ -693,6 +727,18 @@ TEST_F(FifoTest, NonblockingOpens) {
   // fstat of an end is the FIFO's inode.
   EXPECT_TRUE(S_ISFIFO((*r)->Stat()->st_mode));
   EXPECT_EQ((*r)->Stat()->st_ino, Stat("/fifo")->st_ino);
+}
+
+TEST_F(FifoTest, EndsArePipes) {
+  auto rw = Open("/fifo", O_RDWR);
+  ASSERT_TRUE(rw.ok());
+  auto r = Open("/fifo", O_RDONLY | O_NONBLOCK);
+  ASSERT_TRUE(r.ok());
+  ASSERT_NE(PipeOf(**rw), nullptr);
+  EXPECT_EQ(PipeOf(**rw), PipeOf(**r));
+  EXPECT_EQ(PipeFcntl(**rw, F_GETPIPE_SZ, 0), 65536);
+  EXPECT_EQ(PipeFcntl(**rw, F_SETPIPE_SZ, 4096), 4096);
+  EXPECT_EQ(PipeFcntl(**r, F_GETPIPE_SZ, 0), 4096);
 }
 
 TEST_F(FifoTest, ReadWriteOpenNeverBlocks) {

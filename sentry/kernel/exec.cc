@@ -32,6 +32,8 @@ absl::StatusOr<loader::ExecFile> ExecFileFor(vfs::FileRef file,
   ef.path = path;
   ef.dev = st.st_dev;
   ef.inode = st.st_ino;
+  ef.host_fd = file->host_fd();
+  ef.keep_alive = file;
   return ef;
 }
 

@@ -111,6 +111,8 @@ absl::StatusOr<LoadedImage> LoadImage(mm::MemoryManager& mm,
   mapped->size = file.size;
   mapped->dev = file.dev;
   mapped->inode = file.inode;
+  mapped->host_fd = file.host_fd;
+  mapped->keep_alive = file.keep_alive;
 
   first = true;
   for (const Elf64_Phdr& ph : info.phdrs) {

@@ -30,6 +30,10 @@ struct ExecFile {
   std::string path;  // shown in /proc/[pid]/maps
   uint64_t dev = 0;  // st_dev / st_ino for maps; 0 when unknown
   uint64_t inode = 0;
+  // The host fd holding the file's data, or -1: segments are then mapped
+  // from it (copy-on-write by the host) instead of copied in.
+  int host_fd = -1;
+  std::shared_ptr<void> keep_alive;  // what host_fd belongs to
 };
 
 struct ElfInfo {

@@ -27,6 +27,7 @@
 #include "sentry/kernel/task.h"
 #include "sentry/syscalls/file_ops.h"
 #include "sentry/syscalls/syscall.h"
+#include "sentry/vfs/notify.h"
 #include "sentry/vfs/vfs.h"
 
 #ifndef STATX_MNT_ID
@@ -137,10 +138,14 @@ absl::StatusOr<Target> ResolveAt(Task& t, int dirfd, const std::string& path,
   absl::StatusOr<vfs::Path> start = DirStart(t, dirfd, path);
   if (!start.ok()) return start.status();
   vfs::ResolveContext ctx = vfs::MakeResolveContext(t.fs(), &who, *start);
-  absl::StatusOr<vfs::Path> p =
-      vfs::ResolvePath(ctx, path, follow ? vfs::kFollowFinal : 0);
-  if (!p.ok()) return p.status();
-  return Target{*std::move(p), nullptr};
+  absl::StatusOr<vfs::Resolved> r =
+      vfs::Resolve(ctx, path, follow ? vfs::kFollowFinal : 0);
+  if (!r.ok()) return r.status();
+  if (r->path.valid()) return Target{std::move(r->path), nullptr};
+  // A followed magic link to an anonymous file (/proc/self/fd/N of a
+  // pipe): Linux names the pipe itself, so stat and access see it.
+  if (r->file == nullptr) return cv::ErrnoStatus(ENOENT);
+  return Target{vfs::Path{}, std::move(r->file)};
 }
 
 // ---- open / close ----
@@ -228,7 +233,7 @@ int64_t Read(Task& t, const SyscallArgs& a) {
   size_t count = std::min<uint64_t>(a[2], vfs::kMaxRwCount);
   TaskMemory mem(t);
   vfs::IoSequence io = vfs::IoSequence::User(mem, a[1], count);
-  return f->Read(io);
+  return vfs::NotifyRead(*f, f->Read(io));
 }
 
 int64_t Write(Task& t, const SyscallArgs& a) {
@@ -238,7 +243,7 @@ int64_t Write(Task& t, const SyscallArgs& a) {
   size_t count = std::min<uint64_t>(a[2], vfs::kMaxRwCount);
   TaskMemory mem(t);
   vfs::IoSequence io = vfs::IoSequence::User(mem, a[1], count);
-  return Written(t, f->Write(io));
+  return Written(t, vfs::NotifyWrite(*f, f->Write(io)));
 }
 
 // Positional I/O: EINVAL for a negative offset comes before EBADF, and
@@ -257,7 +262,8 @@ int64_t PositionalIo(Task& t, const SyscallArgs& a, bool write) {
   size_t count = std::min<uint64_t>(a[2], vfs::kMaxRwCount);
   TaskMemory mem(t);
   vfs::IoSequence io = vfs::IoSequence::User(mem, a[1], count);
-  return write ? f->PWrite(io, pos) : f->PRead(io, pos);
+  return write ? vfs::NotifyWrite(*f, f->PWrite(io, pos))
+               : vfs::NotifyRead(*f, f->PRead(io, pos));
 }
 
 int64_t PRead64(Task& t, const SyscallArgs& a) {
@@ -279,7 +285,8 @@ int64_t VectorIo(Task& t, const SyscallArgs& a, bool write) {
   if (total == 0) return 0;
   TaskMemory mem(t);
   vfs::IoSequence io = vfs::IoSequence::User(mem, std::move(ranges));
-  return write ? Written(t, f->Write(io)) : f->Read(io);
+  return write ? Written(t, vfs::NotifyWrite(*f, f->Write(io)))
+               : vfs::NotifyRead(*f, f->Read(io));
 }
 
 int64_t ReadV(Task& t, const SyscallArgs& a) {
@@ -315,11 +322,15 @@ int64_t DoPositionalV(Task& t, const SyscallArgs& a, bool write, bool v2) {
   }
   TaskMemory mem(t);
   vfs::IoSequence io = vfs::IoSequence::User(mem, std::move(ranges));
-  if (at_offset) return write ? Written(t, f->Write(io)) : f->Read(io);
+  if (at_offset) {
+    return write ? Written(t, vfs::NotifyWrite(*f, f->Write(io)))
+                 : vfs::NotifyRead(*f, f->Read(io));
+  }
   if (static_cast<int64_t>(static_cast<uint64_t>(pos) + total) < 0) {
     return -EINVAL;
   }
-  return write ? f->PWrite(io, pos) : f->PRead(io, pos);
+  return write ? vfs::NotifyWrite(*f, f->PWrite(io, pos))
+               : vfs::NotifyRead(*f, f->PRead(io, pos));
 }
 
 int64_t PReadV(Task& t, const SyscallArgs& a) {
@@ -450,7 +461,7 @@ int64_t DoGetDents(Task& t, const SyscallArgs& a, vfs::DirentFormat format) {
   if (!AccessOk(a[1], count)) return -EFAULT;
   TaskMemory mem(t);
   vfs::IoSequence io = vfs::IoSequence::User(mem, a[1], count);
-  return f->GetDents(io, format);
+  return vfs::NotifyRead(*f, f->GetDents(io, format));
 }
 
 int64_t GetDents64(Task& t, const SyscallArgs& a) {
@@ -909,6 +920,8 @@ int64_t Truncate(Task& t, const SyscallArgs& a) {
   absl::StatusOr<Target> target =
       ResolveAt(t, AT_FDCWD, path, /*follow=*/true, /*empty_ok=*/false, who);
   if (!target.ok()) return Err(target.status());
+  // vfs_truncate on a pipe (reached by /proc/self/fd/N): not a regular file.
+  if (!target->path.valid()) return -EINVAL;
   return Err(
       vfs::Truncate(t.creds(), target->path, static_cast<int64_t>(a[1])));
 }

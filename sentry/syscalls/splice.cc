@@ -1,5 +1,5 @@
 // Moving data between files without the application's buffers: sendfile,
-// splice and copy_file_range. Data moves through a sentry buffer with the
+// splice, tee and copy_file_range. Data moves through a sentry buffer with the
 // descriptions' own Read/Write/PRead/PWrite, so every file system works;
 // argument checks follow Linux's order (fs/read_write.c, fs/splice.c).
 #include <errno.h>
@@ -18,6 +18,7 @@
 #include "common/errno_status.h"
 #include "sentry/fs/pipe.h"
 #include "sentry/kernel/kernel.h"
+#include "sentry/kernel/signal.h"
 #include "sentry/kernel/task.h"
 #include "sentry/syscalls/syscall.h"
 #include "sentry/vfs/vfs.h"
@@ -67,7 +68,7 @@ int64_t PipeHeld(vfs::FileDescription& f) {
   return n;
 }
 
-bool IsPipe(vfs::FileDescription& f) { return PipeCapacity(f) >= 0; }
+bool IsPipe(vfs::FileDescription& f) { return fs::PipeOf(f) != nullptr; }
 
 // Reads up to `len` bytes of `in` at `*pos` (or its file offset when pos is
 // null) into buf.
@@ -214,8 +215,7 @@ int64_t Splice(Task& t, const SyscallArgs& a) {
     out_pp = &out_pos;
   }
   if (!out_pipe && (out->flags() & O_APPEND)) return -EINVAL;
-  if (in_pipe && out_pipe && in->Stat().ok() && out->Stat().ok() &&
-      in->Stat()->st_ino == out->Stat()->st_ino) {
+  if (in_pipe && out_pipe && fs::PipeOf(*in) == fs::PipeOf(*out)) {
     return -EINVAL;  // both ends of one pipe
   }
 
@@ -243,6 +243,41 @@ int64_t Splice(Task& t, const SyscallArgs& a) {
   }
   if (out_pp != nullptr) {
     if (int err = t.CopyOutObj(off_out_addr, out_pos); err != 0) return err;
+  }
+  return n;
+}
+
+// ---- tee ----
+
+// Duplicates pipe data into another pipe without consuming it (Linux's
+// do_tee): EBADF for the access modes first, then EINVAL unless both are
+// pipes and distinct.
+int64_t Tee(Task& t, const SyscallArgs& a) {
+  int in_fd = static_cast<int>(a[0]);
+  int out_fd = static_cast<int>(a[1]);
+  size_t len = a[2];
+  unsigned flags = static_cast<unsigned>(a[3]);
+  if (flags & ~kSpliceFlags) return -EINVAL;
+  if (len == 0) return 0;
+  vfs::FileRef in = t.fd_table().Get(in_fd);
+  if (in == nullptr || in->is_path()) return -EBADF;
+  vfs::FileRef out = t.fd_table().Get(out_fd);
+  if (out == nullptr || out->is_path()) return -EBADF;
+  if (!in->readable() || !out->writable()) return -EBADF;
+  fs::Pipe* in_pipe = fs::PipeOf(*in);
+  fs::Pipe* out_pipe = fs::PipeOf(*out);
+  if (in_pipe == nullptr || out_pipe == nullptr || in_pipe == out_pipe) {
+    return -EINVAL;
+  }
+  // Either end's O_NONBLOCK makes the whole call non-blocking.
+  bool nonblock =
+      (flags & SPLICE_F_NONBLOCK) || in->nonblocking() || out->nonblocking();
+  int64_t n = in_pipe->TeeTo(*out_pipe, len, nonblock);
+  if (n == -EPIPE) {
+    // As a write to a pipe without readers.
+    t.kernel().SignalThread(
+        t.tid(),
+        MakeSigInfo(SIGPIPE, SI_USER, t.thread_group().tgid(), t.creds().ruid));
   }
   return n;
 }
@@ -328,6 +363,7 @@ void RegisterSpliceSyscalls(SyscallTable& table) {
   table.Register(SYS_sendfile, Sendfile, {A::kFd, A::kFd, A::kHex, A::kInt});
   table.Register(SYS_splice, Splice,
                  {A::kFd, A::kHex, A::kFd, A::kHex, A::kInt, A::kHex});
+  table.Register(SYS_tee, Tee, {A::kFd, A::kFd, A::kInt, A::kHex});
   table.Register(SYS_copy_file_range, CopyFileRange,
                  {A::kFd, A::kHex, A::kFd, A::kHex, A::kInt, A::kHex});
 }

@@ -80,6 +80,7 @@ void RegisterOpenat2Syscalls(SyscallTable& table);
 void RegisterMountSyscalls(SyscallTable& table);
 void RegisterMemfdSyscalls(SyscallTable& table);
 void RegisterShmSyscalls(SyscallTable& table);
+void RegisterInotifySyscalls(SyscallTable& table);
 
 }  // namespace sentry
 

@@ -34,6 +34,7 @@ const SyscallTable& SyscallTable::Get() {
     RegisterMountSyscalls(*t);
     RegisterMemfdSyscalls(*t);
     RegisterShmSyscalls(*t);
+    RegisterInotifySyscalls(*t);
     return t;
   }();
   return *table;

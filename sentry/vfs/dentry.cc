@@ -9,6 +9,12 @@ std::shared_ptr<Dentry> Dentry::NewRoot(InodeRef inode) {
   return std::shared_ptr<Dentry>(new Dentry(nullptr, "", std::move(inode)));
 }
 
+std::shared_ptr<Dentry> Dentry::NewDetached(std::shared_ptr<Dentry> parent,
+                                            std::string name, InodeRef inode) {
+  return std::shared_ptr<Dentry>(
+      new Dentry(std::move(parent), std::move(name), std::move(inode)));
+}
+
 Dentry::Dentry(std::shared_ptr<Dentry> parent, std::string name, InodeRef inode)
     : inode_(std::move(inode)),
       parent_(std::move(parent)),

@@ -26,6 +26,11 @@ class Dentry final : public std::enable_shared_from_this<Dentry> {
  public:
   // The root of a file system: no parent, no name.
   static std::shared_ptr<Dentry> NewRoot(InodeRef inode);
+  // A name under `parent` that `parent` does not list, as an unlinked
+  // file's dentry: for O_TMPFILE's unnamed file (Linux's d_tmpfile "#ino"),
+  // so its path still shows where it lives but no lookup finds it.
+  static std::shared_ptr<Dentry> NewDetached(std::shared_ptr<Dentry> parent,
+                                             std::string name, InodeRef inode);
 
   ~Dentry();
   Dentry(const Dentry&) = delete;

@@ -8,6 +8,7 @@
 #include <utility>
 
 #include "common/errno_status.h"
+#include "sentry/vfs/notify.h"
 
 namespace sentry::vfs {
 
@@ -102,6 +103,7 @@ FileDescription::FileDescription(Path path, int flags)
       flags_(flags & ~(O_CREAT | O_EXCL | O_NOCTTY | O_TRUNC | O_CLOEXEC)) {}
 
 FileDescription::~FileDescription() {
+  NotifyClosed(*this);
   for (auto& fn : on_release_) fn();
 }
 

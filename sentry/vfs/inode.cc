@@ -43,6 +43,10 @@ absl::StatusOr<std::shared_ptr<Inode>> Inode::Create(const std::string&,
   return cv::ErrnoStatus(EACCES);
 }
 
+absl::StatusOr<std::shared_ptr<Inode>> Inode::Tmpfile(const NewFileSpec&) {
+  return cv::ErrnoStatus(EOPNOTSUPP, "O_TMPFILE is not supported here");
+}
+
 absl::StatusOr<std::shared_ptr<Inode>> Inode::Mkdir(const std::string&,
                                                     const NewFileSpec&) {
   return cv::ErrnoStatus(EPERM);

@@ -9,6 +9,7 @@
 #include <sys/types.h>
 #include <time.h>
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -137,6 +138,12 @@ class Inode {
       const std::string& name, const NewFileSpec& spec);
   virtual absl::StatusOr<std::shared_ptr<Inode>> Mkdir(const std::string& name,
                                                        const NewFileSpec& spec);
+  // O_TMPFILE: a new regular file in this directory with no name (link
+  // count 0) that linkat(2) may name later. The VFS has checked write and
+  // search permission here. The default is EOPNOTSUPP, Linux's answer for
+  // a file system without ->tmpfile.
+  virtual absl::StatusOr<std::shared_ptr<Inode>> Tmpfile(
+      const NewFileSpec& spec);
   // A FIFO, socket, or device node (the VFS refuses devices for now).
   virtual absl::StatusOr<std::shared_ptr<Inode>> Mknod(const std::string& name,
                                                        const NewFileSpec& spec);
@@ -177,8 +184,18 @@ class Inode {
   // from an earlier batch. ENOTDIR for anything but a directory.
   virtual absl::StatusOr<DirBatch> ReadDir(uint64_t offset);
 
+  // An O_TMPFILE file opened without O_EXCL may be linked although its
+  // link count is 0 (Linux's I_LINKABLE); its first link clears this.
+  bool tmpfile_linkable() const {
+    return tmpfile_linkable_.load(std::memory_order_acquire);
+  }
+  void set_tmpfile_linkable(bool v) {
+    tmpfile_linkable_.store(v, std::memory_order_release);
+  }
+
  private:
   const mode_t type_;
+  std::atomic<bool> tmpfile_linkable_{false};
 };
 
 using InodeRef = std::shared_ptr<Inode>;

@@ -13,6 +13,7 @@
 
 #include "common/errno_status.h"
 #include "common/status_macros.h"
+#include "sentry/vfs/notify.h"
 #include "sentry/vfs/vfs.h"
 
 namespace sentry::vfs {
@@ -212,7 +213,7 @@ absl::Status MakeNode(const FsContext& fs, const Credentials& creds,
       break;
   }
   if (!made.ok()) return made.status();
-  Remember(s, *std::move(made));
+  NotifyCreated(Remember(s, *std::move(made)));
   return absl::OkStatus();
 }
 
@@ -286,7 +287,27 @@ absl::StatusOr<Path> CreateFile(const FsContext& fs, const Credentials& creds,
       NewFileSpec spec,
       OwnerFor(dir, creds, S_IFREG | (mode & 07777 & ~fs.umask())));
   ASSIGN_OR_RETURN(InodeRef made, dir.inode()->Create(name, spec));
-  return Remember(s, std::move(made));
+  return NotifyCreated(Remember(s, std::move(made)));
+}
+
+absl::StatusOr<Path> CreateTmpfile(const FsContext& fs,
+                                   const Credentials& creds, const Path& dir,
+                                   mode_t mode, bool linkable) {
+  AccessIdentity who = FsIdentity(creds);
+  // vfs_tmpfile: permission before the file system's support.
+  ASSIGN_OR_RETURN(struct stat dst, dir.inode()->Stat());
+  if (int err = CheckPermission(dst, who, kMayWrite | kMayExec); err != 0) {
+    return Errno(-err);
+  }
+  ASSIGN_OR_RETURN(
+      NewFileSpec spec,
+      OwnerFor(dir, creds, S_IFREG | (mode & 07777 & ~fs.umask())));
+  ASSIGN_OR_RETURN(InodeRef made, dir.inode()->Tmpfile(spec));
+  made->set_tmpfile_linkable(linkable);
+  ASSIGN_OR_RETURN(struct stat st, made->Stat());
+  return Path{dir.mount,
+              Dentry::NewDetached(dir.dentry, "#" + std::to_string(st.st_ino),
+                                  std::move(made))};
 }
 
 absl::Status LinkAt(const FsContext& fs, const Credentials& creds,
@@ -313,9 +334,13 @@ absl::Status LinkAt(const FsContext& fs, const Credentials& creds,
   }
   RETURN_IF_ERROR(MayCreate(s.dir, who));
   if (old.inode()->IsDir()) return Errno(EPERM);
-  if (ost.st_nlink == 0) return Errno(ENOENT);  // linking a removed file
+  // Linking a removed file, unless an O_TMPFILE file made to be linked.
+  if (ost.st_nlink == 0 && !old.inode()->tmpfile_linkable()) {
+    return Errno(ENOENT);
+  }
   RETURN_IF_ERROR(s.dir.inode()->Link(s.name, old.inode()));
-  Remember(s, old.inode());
+  old.inode()->set_tmpfile_linkable(false);
+  NotifyLinked(Remember(s, old.inode()));
   return absl::OkStatus();
 }
 
@@ -349,6 +374,7 @@ absl::Status UnlinkAt(const FsContext& fs, const Credentials& creds,
     RETURN_IF_ERROR(s.dir.inode()->Unlink(s.name));
   }
   s.dir.dentry->DropChild(s.name);
+  NotifyRemoved(s.dir, s.name, victim, rmdir);
   return absl::OkStatus();
 }
 
@@ -440,6 +466,8 @@ absl::Status RenameAt2(const FsContext& fs, const Credentials& creds,
     to.dir.dentry->DropChild(to.name);
     src.dentry->MoveTo(to.dir.dentry, to.name);
   }
+  NotifyRenamed(from.dir, from.name, to.dir, to.name, sinode,
+                dst.path.valid() ? dst.dentry->inode() : nullptr, exchange);
   return absl::OkStatus();
 }
 
@@ -456,7 +484,7 @@ absl::Status Chmod(const Credentials& creds, const Path& p, mode_t mode) {
   SetAttrRequest req;
   req.mask = SetAttrRequest::kMode;
   req.mode = mode;
-  return p.inode()->SetAttr(req);
+  return NotifyAttrChanged(p, req.mask, p.inode()->SetAttr(req));
 }
 
 absl::Status Chown(const Credentials& creds, const Path& p, uint32_t uid,
@@ -486,7 +514,7 @@ absl::Status Chown(const Credentials& creds, const Path& p, uint32_t uid,
       (req.mask & (SetAttrRequest::kUid | SetAttrRequest::kGid))) {
     req.mask |= SetAttrRequest::kKillSuid;
   }
-  return p.inode()->SetAttr(req);
+  return NotifyAttrChanged(p, req.mask, p.inode()->SetAttr(req));
 }
 
 namespace {
@@ -510,7 +538,7 @@ absl::Status Truncate(const Credentials& creds, const Path& p, int64_t length) {
   if (int err = CheckPermission(st, who, kMayWrite); err != 0) {
     return Errno(-err);
   }
-  return SetSize(inode, length);
+  return NotifyAttrChanged(p, SetAttrRequest::kSize, SetSize(inode, length));
 }
 
 absl::Status Ftruncate(FileDescription& file, int64_t length) {
@@ -519,7 +547,8 @@ absl::Status Ftruncate(FileDescription& file, int64_t length) {
   if (inode == nullptr || !inode->IsRegular() || !file.writable()) {
     return Errno(EINVAL);
   }
-  return SetSize(*inode, length);
+  return NotifyAttrChanged(file.path(), SetAttrRequest::kSize,
+                           SetSize(*inode, length));
 }
 
 bool ValidTimespecs(const struct timespec times[2]) {
@@ -565,7 +594,7 @@ absl::Status Utimens(const Credentials& creds, const Path& p,
       req.mtime = t;
     }
   }
-  return p.inode()->SetAttr(req);
+  return NotifyAttrChanged(p, req.mask, p.inode()->SetAttr(req));
 }
 
 }  // namespace sentry::vfs

@@ -63,6 +63,15 @@ absl::StatusOr<Path> CreateFile(const FsContext& fs, const Credentials& creds,
                                 const Path& dir, const std::string& name,
                                 mode_t mode);
 
+// open(2) with O_TMPFILE in `dir`: a new regular file with `mode` (umask
+// not yet applied) and no name, and where it lives (a dentry `dir` does
+// not list). `linkable` (no O_EXCL) lets linkat(2) name it later. EACCES
+// without write and search permission on `dir`, then EOPNOTSUPP where the
+// file system has no unnamed files. The caller checks EROFS.
+absl::StatusOr<Path> CreateTmpfile(const FsContext& fs,
+                                   const Credentials& creds, const Path& dir,
+                                   mode_t mode, bool linkable);
+
 // Attribute changes on a resolved file (the syscalls resolve paths and fds).
 // chmod(2): owner or CAP_FOWNER, else EPERM.
 absl::Status Chmod(const Credentials& creds, const Path& p, mode_t mode);

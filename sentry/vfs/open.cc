@@ -10,6 +10,7 @@
 #include "common/errno_status.h"
 #include "common/status_macros.h"
 #include "sentry/vfs/mutate.h"
+#include "sentry/vfs/notify.h"
 #include "sentry/vfs/vfs.h"
 
 namespace sentry::vfs {
@@ -86,7 +87,11 @@ absl::StatusOr<FileRef> OpenAtRestricted(const FsContext& fs,
     ASSIGN_OR_RETURN(Path dir, ResolvePath(ctx, path, kFollowFinal));
     if (!dir.dentry->IsDir()) return Errno(ENOTDIR);
     if (dir.mount->readonly()) return Errno(EROFS);
-    return cv::ErrnoStatus(EOPNOTSUPP, "O_TMPFILE is not supported");
+    ASSIGN_OR_RETURN(Path made,
+                     CreateTmpfile(fs, creds, dir, mode, !(flags & O_EXCL)));
+    // Like a created file: usable whatever its mode, nothing to truncate.
+    const int open_flags = flags & ~(O_CLOEXEC | O_TRUNC | O_EXCL | O_TMPFILE);
+    return made.inode()->Open(made, open_flags | kOLargefile);
   }
 
   const bool create = flags & O_CREAT;
@@ -116,9 +121,11 @@ absl::StatusOr<FileRef> OpenAtRestricted(const FsContext& fs,
     if (made.ok()) {
       // The creator may use the new file whatever mode it was given, and
       // there is nothing to truncate.
-      return made->inode()->Open(
-          *made,
-          (flags & ~(O_CLOEXEC | O_TRUNC | O_CREAT | O_EXCL)) | kOLargefile);
+      return NotifyOpened(
+          made->inode()->Open(
+              *made, (flags & ~(O_CLOEXEC | O_TRUNC | O_CREAT | O_EXCL)) |
+                         kOLargefile),
+          0);
     }
     if (cv::StatusToErrno(made.status()) != EEXIST || (flags & O_EXCL) ||
         attempt > 0) {
@@ -141,11 +148,13 @@ absl::StatusOr<FileRef> OpenAtRestricted(const FsContext& fs,
   ASSIGN_OR_RETURN(struct stat st, inode.Stat());
   if ((may & kMayWrite) && WriteIsReadOnly(p, st)) return Errno(EROFS);
   if (int err = CheckPermission(st, who, may); err != 0) return Errno(-err);
-  if ((flags & O_NOATIME) && who.uid != 0 && who.uid != st.st_uid) {
+  // O_NOATIME: the owner, or CAP_FOWNER (3).
+  const bool fowner = who.caps ? ((*who.caps >> 3) & 1) : who.uid == 0;
+  if ((flags & O_NOATIME) && !fowner && who.uid != st.st_uid) {
     return Errno(EPERM);
   }
   // x86-64 Linux forces O_LARGEFILE on every open; F_GETFL shows it.
-  return inode.Open(p, (flags & ~O_CLOEXEC) | kOLargefile);
+  return NotifyOpened(inode.Open(p, (flags & ~O_CLOEXEC) | kOLargefile), flags);
 }
 
 absl::StatusOr<FileRef> OpenExecutable(const FsContext& fs,

@@ -106,7 +106,12 @@ class OpenTest : public ::testing::Test {
   std::shared_ptr<MemFs> fs_;
   std::shared_ptr<MountNamespace> ns_;
   std::shared_ptr<FsContext> ctx_;
-  Credentials root_;
+  // Root with every capability, as the sandbox's init is by default.
+  Credentials root_ = [] {
+    Credentials c;
+    c.cap_effective = c.cap_permitted = ~uint64_t{0};
+    return c;
+  }();
   Credentials user_;
 };
 

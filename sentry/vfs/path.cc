@@ -10,11 +10,15 @@
 namespace sentry::vfs {
 
 AccessIdentity FsIdentity(const Credentials& creds) {
-  return AccessIdentity{creds.fsuid, creds.fsgid, &creds.groups};
+  return AccessIdentity{creds.fsuid, creds.fsgid, &creds.groups,
+                        creds.cap_effective};
 }
 
 AccessIdentity RealIdentity(const Credentials& creds) {
-  return AccessIdentity{creds.ruid, creds.rgid, &creds.groups};
+  // access(2) checks as the real ids; a real root keeps its permitted
+  // capabilities for it, anyone else has none (Linux's access_override_creds).
+  return AccessIdentity{creds.ruid, creds.rgid, &creds.groups,
+                        creds.ruid == 0 ? creds.cap_permitted : 0};
 }
 
 int CheckPermission(const struct stat& st, const AccessIdentity& who, int may) {
@@ -33,9 +37,16 @@ int CheckPermission(const struct stat& st, const AccessIdentity& who, int may) {
     granted = in_group ? (mode >> 3) & 7 : mode & 7;
   }
   if ((granted & may) == static_cast<unsigned>(may)) return 0;
-  if (who.uid == 0) {
-    // CAP_DAC_OVERRIDE: everything but executing a file nobody may execute.
+  constexpr uint64_t kDacOverride = 1 << 1, kDacReadSearch = 1 << 2;
+  const uint64_t caps =
+      who.caps.value_or(who.uid == 0 ? kDacOverride | kDacReadSearch : 0);
+  if (caps & kDacOverride) {
+    // Everything but executing a file nobody may execute.
     if (!(may & kMayExec) || S_ISDIR(mode) || (mode & 0111)) return 0;
+  }
+  if (caps & kDacReadSearch) {
+    // Reading anything, and searching directories.
+    if (may == kMayRead || (S_ISDIR(mode) && !(may & kMayWrite))) return 0;
   }
   return -EACCES;
 }

@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -33,6 +34,10 @@ struct AccessIdentity {
   uint32_t uid = 0;
   uint32_t gid = 0;
   const std::vector<uint32_t>* groups = nullptr;
+  // The effective capabilities that bypass the mode bits
+  // (CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH). Unset: uid 0 has both (the
+  // kernel's own lookups, tests).
+  std::optional<uint64_t> caps;
 };
 // The file system ids, for everything but access(2).
 AccessIdentity FsIdentity(const Credentials& creds);

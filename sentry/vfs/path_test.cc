@@ -219,14 +219,18 @@ TEST_F(PathTest, SearchPermission) {
   fs_->File("private/f", "x", 0644, 1000, 1000);
   fs_->File("open/f", "x");
   Credentials root;
+  root.cap_effective = uint64_t{1} << 1;  // CAP_DAC_OVERRIDE
+  Credentials capless_root;  // uid 0 without capabilities: the mode bits
   Credentials user;
   user.fsuid = user.ruid = user.euid = 2000;
   user.fsgid = user.rgid = user.egid = 2000;
   Credentials owner;
   owner.fsuid = 1000;
   owner.fsgid = 1000;
-  for (auto [creds, want] :
-       {std::pair{&root, 0}, {&user, EACCES}, {&owner, 0}}) {
+  for (auto [creds, want] : {std::pair{&root, 0},
+                             {&capless_root, EACCES},
+                             {&user, EACCES},
+                             {&owner, 0}}) {
     AccessIdentity who = FsIdentity(*creds);
     ResolveContext ctx = Ctx();
     ctx.who = &who;
@@ -253,10 +257,10 @@ TEST_F(PathTest, CheckPermission) {
   st.st_gid = 100;
   st.st_mode = S_IFREG | 0640;
   std::vector<uint32_t> groups{100};
-  AccessIdentity owner{1000, 1, nullptr};
-  AccessIdentity member{5, 5, &groups};
-  AccessIdentity other{5, 5, nullptr};
-  AccessIdentity root{0, 0, nullptr};
+  AccessIdentity owner{1000, 1, nullptr, {}};
+  AccessIdentity member{5, 5, &groups, {}};
+  AccessIdentity other{5, 5, nullptr, {}};
+  AccessIdentity root{0, 0, nullptr, {}};
   EXPECT_EQ(CheckPermission(st, owner, kMayRead | kMayWrite), 0);
   EXPECT_EQ(CheckPermission(st, owner, kMayExec), -EACCES);
   EXPECT_EQ(CheckPermission(st, member, kMayRead), 0);

@@ -4,6 +4,7 @@
 // to the capabilities the process starts with, and whatever changes them
 // runs in a forked child that reports the first failed check through a
 // pipe. No signal handlers and no kill().
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
@@ -442,6 +443,41 @@ TEST_F(CredTest, FsuidFollowsFsCapabilities) {
     CHECK_IN_CHILD(setfsuid(0) == 1000);
     CHECK_IN_CHILD(setfsuid(kNoId) == 1000);
   });
+}
+
+TEST_F(CredTest, RootWithoutDacCapabilitiesFollowsModeBits) {
+  // A file and a directory nobody may use by their modes, in a tmpfs both
+  // worlds can write.
+  char dir[] = "/dev/shm/cred-dac.XXXXXX";
+  ASSERT_NE(mkdtemp(dir), nullptr) << ErrnoName(errno);
+  const std::string file = std::string(dir) + "/f";
+  const std::string sub = std::string(dir) + "/d";
+  int fd = open(file.c_str(), O_CREAT | O_WRONLY, 0000);
+  ASSERT_GE(fd, 0) << ErrnoName(errno);
+  close(fd);
+  ASSERT_EQ(mkdir(sub.c_str(), 0000), 0);
+  EXPECT_CHILD_OK([&] {
+    // With CAP_DAC_OVERRIDE root opens anything.
+    int f = open(file.c_str(), O_RDWR);
+    CHECK_IN_CHILD(f >= 0);
+    close(f);
+    CHECK_IN_CHILD(access((sub + "/x").c_str(), F_OK) == -1 && errno == ENOENT);
+    // Without it (and without CAP_DAC_READ_SEARCH) the mode bits rule.
+    CHECK_IN_CHILD(
+        DropEffective(Bit(CAP_DAC_OVERRIDE) | Bit(CAP_DAC_READ_SEARCH)));
+    CHECK_ERRNO_IN_CHILD(open(file.c_str(), O_RDONLY), EACCES);
+    CHECK_ERRNO_IN_CHILD(open(file.c_str(), O_WRONLY), EACCES);
+    CHECK_ERRNO_IN_CHILD(open((sub + "/x").c_str(), O_RDONLY), EACCES);
+    CHECK_ERRNO_IN_CHILD(opendir(sub.c_str()) == nullptr ? -1 : 0, EACCES);
+    // The owner may still change the mode (CAP_FOWNER is not needed).
+    CHECK_IN_CHILD(chmod(file.c_str(), 0600) == 0);
+    f = open(file.c_str(), O_RDWR);
+    CHECK_IN_CHILD(f >= 0);
+    close(f);
+  });
+  unlink(file.c_str());
+  rmdir(sub.c_str());
+  rmdir(dir);
 }
 
 TEST_F(CredTest, CredentialChangeClearsDumpableAndDeathSignal) {

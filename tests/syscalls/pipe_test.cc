@@ -205,6 +205,55 @@ TEST_F(PipeTest, PipeSize) {
   close(fd);
 }
 
+// A FIFO opened by name is a pipe too: the same size commands, with the
+// size shared by every open of it while any is open.
+TEST(FifoTest, PipeSize) {
+  char tmpl[] = "/dev/shm/cvisor-fifo-XXXXXX";
+  ASSERT_NE(mkdtemp(tmpl), nullptr) << ErrnoName(errno);
+  std::string dir = tmpl;
+  std::string fifo = dir + "/fifo";
+  ASSERT_EQ(mkfifo(fifo.c_str(), 0600), 0) << ErrnoName(errno);
+  {
+    // O_RDWR never waits for a partner.
+    int rw = open(fifo.c_str(), O_RDWR);
+    ASSERT_GE(rw, 0) << ErrnoName(errno);
+    EXPECT_EQ(fcntl(rw, F_GETPIPE_SZ), 65536);
+    EXPECT_EQ(fcntl(rw, F_SETPIPE_SZ, 5000), 8192);
+    int rd = open(fifo.c_str(), O_RDONLY | O_NONBLOCK);
+    ASSERT_GE(rd, 0) << ErrnoName(errno);
+    int wr = open(fifo.c_str(), O_WRONLY | O_NONBLOCK);
+    ASSERT_GE(wr, 0) << ErrnoName(errno);
+    EXPECT_EQ(fcntl(rd, F_GETPIPE_SZ), 8192);
+    EXPECT_EQ(fcntl(wr, F_GETPIPE_SZ), 8192);
+    // The new size bounds what a write can put in.
+    std::vector<char> data(10000, 'd');
+    EXPECT_EQ(write(wr, data.data(), data.size()), 8192);
+    EXPECT_EQ(fcntl(wr, F_SETPIPE_SZ, 4096), -1);
+    EXPECT_EQ(errno, EBUSY);
+    EXPECT_EQ(fcntl(rd, F_SETPIPE_SZ, 0x80000001u), -1);
+    EXPECT_EQ(errno, EINVAL);
+    EXPECT_EQ(fcntl(rd, F_GETPIPE_SZ), 8192);
+    // An O_PATH descriptor of the FIFO is not a pipe end.
+    int path_fd = open(fifo.c_str(), O_PATH);
+    ASSERT_GE(path_fd, 0) << ErrnoName(errno);
+    EXPECT_EQ(fcntl(path_fd, F_GETPIPE_SZ), -1);
+    EXPECT_EQ(errno, EBADF);
+    close(path_fd);
+    close(wr);
+    close(rd);
+    close(rw);
+  }
+  {
+    // Once every end has closed, the pipe (and its size) is gone.
+    int rw = open(fifo.c_str(), O_RDWR);
+    ASSERT_GE(rw, 0) << ErrnoName(errno);
+    EXPECT_EQ(fcntl(rw, F_GETPIPE_SZ), 65536);
+    close(rw);
+  }
+  EXPECT_EQ(unlink(fifo.c_str()), 0);
+  EXPECT_EQ(rmdir(dir.c_str()), 0);
+}
+
 TEST_F(PipeTest, Fionread) {
   int avail = -1;
   ASSERT_EQ(ioctl(r(), FIONREAD, &avail), 0);
@@ -311,6 +360,40 @@ TEST_F(PipeTest, Fstat) {
   EXPECT_NE(other.st_ino, rs.st_ino);
   close(p[0]);
   close(p[1]);
+}
+
+// /proc/self/fd/N of a pipe is a magic link to the pipe itself: stat and
+// friends follow it to the pipe's inode; lstat and readlink see the link.
+TEST_F(PipeTest, ProcSelfFdNamesThePipe) {
+  struct stat want;
+  ASSERT_EQ(fstat(r(), &want), 0);
+  for (int fd : {r(), w()}) {
+    std::string link = "/proc/self/fd/" + std::to_string(fd);
+    struct stat st;
+    ASSERT_EQ(stat(link.c_str(), &st), 0) << link << ": " << ErrnoName(errno);
+    EXPECT_TRUE(S_ISFIFO(st.st_mode));
+    EXPECT_EQ(st.st_ino, want.st_ino);
+    EXPECT_EQ(st.st_dev, want.st_dev);
+    EXPECT_EQ(st.st_mode, want.st_mode);
+    ASSERT_EQ(fstatat(AT_FDCWD, link.c_str(), &st, 0), 0) << ErrnoName(errno);
+    EXPECT_EQ(st.st_ino, want.st_ino);
+    struct statx sx;
+    ASSERT_EQ(statx(AT_FDCWD, link.c_str(), 0, STATX_BASIC_STATS, &sx), 0)
+        << ErrnoName(errno);
+    EXPECT_EQ(sx.stx_ino, want.st_ino);
+    EXPECT_TRUE(S_ISFIFO(sx.stx_mode));
+    ASSERT_EQ(lstat(link.c_str(), &st), 0) << ErrnoName(errno);
+    EXPECT_TRUE(S_ISLNK(st.st_mode));
+    char buf[64];
+    ssize_t n = readlink(link.c_str(), buf, sizeof buf);
+    ASSERT_GT(n, 0) << ErrnoName(errno);
+    EXPECT_EQ(std::string(buf, n),
+              "pipe:[" + std::to_string(want.st_ino) + "]");
+    EXPECT_EQ(access(link.c_str(), F_OK), 0) << ErrnoName(errno);
+    // Not a regular file.
+    EXPECT_EQ(truncate(link.c_str(), 0), -1);
+    EXPECT_EQ(errno, EINVAL);
+  }
 }
 
 TEST_F(PipeTest, NoOffsets) {

@@ -1,8 +1,9 @@
-// Conformance: sendfile(2), splice(2) and copy_file_range(2) — data moved,
-// offsets used and updated, and the argument errors in Linux's order.
+// Conformance: sendfile(2), splice(2), tee(2) and copy_file_range(2) — data
+// moved, offsets used and updated, and the argument errors in Linux's order.
 // Works under /dev/shm.
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/sendfile.h>
@@ -10,7 +11,10 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include "gtest/gtest.h"
 #include "tests/syscalls/syscall_test_util.h"
@@ -183,6 +187,175 @@ TEST_F(SpliceTest, SpliceErrors) {
   ASSERT_EQ(write(w.get(), "x", 1), 1);
   ScopedFd append(open(dst_.c_str(), O_WRONLY | O_APPEND));
   EXPECT_ERRNO(splice(r.get(), nullptr, append.get(), nullptr, 1, 0), EINVAL);
+}
+
+// ---- tee ----
+
+// Two pipes: a (the source) and b (the destination).
+class TeeTest : public SpliceTest {
+ protected:
+  void SetUp() override {
+    SpliceTest::SetUp();
+    int a[2], b[2];
+    ASSERT_EQ(pipe(a), 0);
+    ASSERT_EQ(pipe(b), 0);
+    ar_ = a[0];
+    aw_ = a[1];
+    br_ = b[0];
+    bw_ = b[1];
+  }
+  void TearDown() override {
+    for (int fd : {ar_, aw_, br_, bw_}) {
+      if (fd >= 0) close(fd);
+    }
+    SpliceTest::TearDown();
+  }
+  static void CloseFd(int& fd) {
+    close(fd);
+    fd = -1;
+  }
+  // Reads what `fd` holds now (it is made non-blocking).
+  static std::string Drain(int fd) {
+    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+    std::string out;
+    char buf[4096];
+    ssize_t n;
+    while ((n = read(fd, buf, sizeof buf)) > 0) out.append(buf, n);
+    return out;
+  }
+
+  int ar_ = -1, aw_ = -1, br_ = -1, bw_ = -1;
+};
+
+TEST_F(TeeTest, DuplicatesWithoutConsuming) {
+  ASSERT_EQ(write(aw_, "hello, world", 12), 12);
+  EXPECT_EQ(tee(ar_, bw_, 100, 0), 12);
+  // A second tee sees the same bytes again: nothing was consumed.
+  EXPECT_EQ(tee(ar_, bw_, 5, 0), 5);
+  EXPECT_EQ(Drain(br_), "hello, worldhello");
+  EXPECT_EQ(Drain(ar_), "hello, world");
+}
+
+TEST_F(TeeTest, CopiesAcrossTheRingsWrap) {
+  // Move the source's start near the end of its buffer so the data wraps.
+  std::vector<char> fill(65536 - 10, 'f');
+  ASSERT_EQ(write(aw_, fill.data(), fill.size()),
+            static_cast<ssize_t>(fill.size()));
+  ASSERT_EQ(read(ar_, fill.data(), fill.size()),
+            static_cast<ssize_t>(fill.size()));
+  std::string msg = data_.substr(0, 100);
+  ASSERT_EQ(write(aw_, msg.data(), msg.size()), 100);
+  EXPECT_EQ(tee(ar_, bw_, 1000, 0), 100);
+  EXPECT_EQ(Drain(br_), msg);
+  EXPECT_EQ(Drain(ar_), msg);
+}
+
+TEST_F(TeeTest, EmptyPipe) {
+  EXPECT_ERRNO(tee(ar_, bw_, 10, SPLICE_F_NONBLOCK), EAGAIN);
+  // O_NONBLOCK on either end counts as SPLICE_F_NONBLOCK.
+  ASSERT_EQ(fcntl(bw_, F_SETFL, O_NONBLOCK), 0);
+  EXPECT_ERRNO(tee(ar_, bw_, 10, 0), EAGAIN);
+  ASSERT_EQ(fcntl(bw_, F_SETFL, 0), 0);
+  ASSERT_EQ(fcntl(ar_, F_SETFL, O_NONBLOCK), 0);
+  EXPECT_ERRNO(tee(ar_, bw_, 10, 0), EAGAIN);
+  ASSERT_EQ(fcntl(ar_, F_SETFL, 0), 0);
+  // No writers left: 0, blocking or not.
+  CloseFd(aw_);
+  EXPECT_EQ(tee(ar_, bw_, 10, 0), 0);
+  EXPECT_EQ(tee(ar_, bw_, 10, SPLICE_F_NONBLOCK), 0);
+}
+
+TEST_F(TeeTest, BlocksUntilDataArrives) {
+  std::thread writer([this] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    EXPECT_EQ(write(aw_, "late", 4), 4);
+  });
+  auto start = std::chrono::steady_clock::now();
+  EXPECT_EQ(tee(ar_, bw_, 10, 0), 4);
+  EXPECT_GE(std::chrono::steady_clock::now() - start,
+            std::chrono::milliseconds(50));
+  writer.join();
+  EXPECT_EQ(Drain(br_), "late");
+  EXPECT_EQ(Drain(ar_), "late");
+}
+
+TEST_F(TeeTest, BlocksUntilTheOutputHasRoom) {
+  ASSERT_EQ(write(aw_, "xyz", 3), 3);
+  // Fill b completely.
+  ASSERT_EQ(fcntl(bw_, F_SETFL, O_NONBLOCK), 0);
+  std::vector<char> big(1 << 20, 'b');
+  ssize_t held = write(bw_, big.data(), big.size());
+  ASSERT_GT(held, 0);
+  ASSERT_EQ(fcntl(bw_, F_SETFL, 0), 0);
+  EXPECT_ERRNO(tee(ar_, bw_, 3, SPLICE_F_NONBLOCK), EAGAIN);
+  std::thread reader([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    std::vector<char> buf(held);
+    ssize_t got = 0;
+    while (got < held) {
+      ssize_t n = read(br_, buf.data() + got, held - got);
+      if (n <= 0) break;
+      got += n;
+    }
+    EXPECT_EQ(got, held);
+  });
+  EXPECT_EQ(tee(ar_, bw_, 3, 0), 3);
+  reader.join();
+  char buf[8];
+  EXPECT_EQ(read(br_, buf, sizeof buf), 3);
+  EXPECT_EQ(std::string(buf, 3), "xyz");
+}
+
+TEST_F(TeeTest, NoReadersIsEpipe) {
+  signal(SIGPIPE, SIG_IGN);
+  ASSERT_EQ(write(aw_, "x", 1), 1);
+  CloseFd(br_);
+  EXPECT_ERRNO(tee(ar_, bw_, 1, 0), EPIPE);
+  signal(SIGPIPE, SIG_DFL);
+  // Nothing was consumed.
+  EXPECT_EQ(Drain(ar_), "x");
+}
+
+TEST_F(TeeTest, FifosArePipes) {
+  std::string fifo = dir_ + "/fifo";
+  ASSERT_EQ(mkfifo(fifo.c_str(), 0600), 0) << ErrnoName(errno);
+  int f = open(fifo.c_str(), O_RDWR);
+  ASSERT_GE(f, 0) << ErrnoName(errno);
+  ASSERT_EQ(write(f, "fifo", 4), 4);
+  EXPECT_EQ(tee(f, bw_, 10, 0), 4);
+  EXPECT_EQ(Drain(br_), "fifo");
+  // And into a FIFO, from a pipe.
+  ASSERT_EQ(write(aw_, "pipe", 4), 4);
+  EXPECT_EQ(tee(ar_, f, 10, 0), 4);
+  EXPECT_EQ(Drain(f), "fifopipe");
+  // One FIFO opened twice is still one pipe.
+  int f2 = open(fifo.c_str(), O_RDWR);
+  ASSERT_GE(f2, 0) << ErrnoName(errno);
+  EXPECT_ERRNO(tee(f, f2, 1, 0), EINVAL);
+  close(f2);
+  close(f);
+  EXPECT_EQ(unlink(fifo.c_str()), 0);
+}
+
+TEST_F(TeeTest, Errors) {
+  ScopedFd file(open(src_.c_str(), O_RDWR));
+  ASSERT_GE(file.get(), 0);
+  ASSERT_EQ(write(aw_, "x", 1), 1);
+  EXPECT_ERRNO(tee(ar_, bw_, 1, 0x100), EINVAL);
+  // len 0 succeeds before the descriptors are looked at.
+  EXPECT_EQ(tee(-1, -1, 0, 0), 0);
+  EXPECT_ERRNO(tee(-1, bw_, 1, 0), EBADF);
+  EXPECT_ERRNO(tee(ar_, -1, 1, 0), EBADF);
+  // Access modes are checked before the pipe test.
+  EXPECT_ERRNO(tee(aw_, bw_, 1, 0), EBADF);
+  EXPECT_ERRNO(tee(ar_, br_, 1, 0), EBADF);
+  EXPECT_ERRNO(tee(file.get(), bw_, 1, 0), EINVAL);
+  EXPECT_ERRNO(tee(ar_, file.get(), 1, 0), EINVAL);
+  // Both ends of one pipe.
+  EXPECT_ERRNO(tee(ar_, aw_, 1, 0), EINVAL);
+  ScopedFd path_fd(open(src_.c_str(), O_PATH));
+  EXPECT_ERRNO(tee(path_fd.get(), bw_, 1, 0), EBADF);
+  EXPECT_EQ(Drain(br_), "");
 }
 
 // ---- copy_file_range ----
