@@ -61,6 +61,14 @@ absl::StatusOr<int> Boot(const BootConfig& config) {
   // Before any thread starts: every sentry thread inherits the mask.
   SignalForwarder::BlockForwardedSignals();
   RETURN_IF_ERROR(MountOwnProc());
+  // The sentry holds host fds for the sandbox (open files, cached read-only
+  // fds of gofer files, memfds): take the whole hard limit. The container's
+  // own limits are the kernel's, not these.
+  if (rlimit rl;
+      getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+    rl.rlim_cur = rl.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &rl);
+  }
   ASSIGN_OR_RETURN(std::unique_ptr<platform::Platform> platform,
                    platform::Platform::Create(config.platform));
 

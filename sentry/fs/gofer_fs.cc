@@ -345,6 +345,7 @@ class GoferInode final : public vfs::Inode {
   std::optional<std::string> target_;  // guarded by mu_
   std::vector<HostFd> host_fds_;       // guarded by mu_
   cv::UniqueFd created_fd_;            // guarded by mu_
+  cv::UniqueFd ro_fd_;  // plain read-only opens dup this; guarded by mu_
 };
 
 void GoferConnection::UpdateStat(const struct stat& st) {
@@ -368,11 +369,14 @@ void GoferConnection::InvalidateStat(const struct stat& st,
 // host fd with pread/pwrite at the description's own offset.
 class GoferFile final : public vfs::FileDescription {
  public:
+  // `shared_fd`: fd is a dup of the inode's cached read-only fd, so its
+  // host status flags are shared with other descriptions.
   GoferFile(const vfs::Path& path, int flags, cv::UniqueFd fd,
-            std::shared_ptr<GoferInode> inode)
+            std::shared_ptr<GoferInode> inode, bool shared_fd)
       : FileDescription(path, flags),
         fd_(std::move(fd)),
-        inode_(std::move(inode)) {
+        inode_(std::move(inode)),
+        shared_fd_(shared_fd) {
     inode_->AddHostFd(fd_.get(), writable());
   }
   ~GoferFile() override { inode_->RemoveHostFd(fd_.get()); }
@@ -459,6 +463,10 @@ class GoferFile final : public vfs::FileDescription {
  protected:
   int OnSetFlags(int old_flags, int new_flags) override {
     if (((old_flags ^ new_flags) & kHostStatusFlags) == 0) return 0;
+    // A shared read-only fd keeps its flags: O_NONBLOCK and O_APPEND mean
+    // nothing for reads of a regular file, O_NOATIME only spares the host
+    // an atime update, and O_DIRECT reads return the same bytes buffered.
+    if (shared_fd_) return 0;
     int host = fcntl(fd_.get(), F_GETFL);
     if (host < 0) return -errno;
     host = (host & ~kHostStatusFlags) | (new_flags & kHostStatusFlags);
@@ -468,6 +476,7 @@ class GoferFile final : public vfs::FileDescription {
  private:
   const cv::UniqueFd fd_;
   const std::shared_ptr<GoferInode> inode_;
+  const bool shared_fd_;
 };
 
 absl::StatusOr<vfs::FileRef> GoferInode::Open(const vfs::Path& path,
@@ -492,10 +501,32 @@ absl::StatusOr<vfs::FileRef> GoferInode::Open(const vfs::Path& path,
   } else {
     fd.reset();
   }
+  // Plain read-only opens of a regular file share one host fd per inode,
+  // each description getting a dup of it: reads are preads at the
+  // description's own offset, so only the gofer round trip is saved, which
+  // is most of an open's cost. Programs open the same libraries and
+  // configuration files over and over.
+  const bool plain_read = IsRegular() && (flags & kGoferOpenFlags) == O_RDONLY;
+  bool shared = false;
+  if (!fd.valid() && plain_read) {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (ro_fd_.valid()) {
+      fd = cv::UniqueFd(fcntl(ro_fd_.get(), F_DUPFD_CLOEXEC, 0));
+      shared = fd.valid();
+    }
+  }
   if (!fd.valid()) {
     // Anything but a regular file (a FIFO, socket or device in the image)
     // is refused by the gofer with the errno a nodev mount would give.
     ASSIGN_OR_RETURN(fd, conn_->client->Open(fid_, flags & kGoferOpenFlags));
+    if (plain_read) {
+      cv::UniqueFd keep(fcntl(fd.get(), F_DUPFD_CLOEXEC, 0));
+      std::lock_guard<std::mutex> lock(mu_);
+      if (keep.valid() && !ro_fd_.valid()) {
+        ro_fd_ = std::move(keep);
+        shared = true;
+      }
+    }
   }
   if (flags & O_TRUNC) {
     // The gofer truncated it: the new size and times, from the file.
@@ -507,8 +538,8 @@ absl::StatusOr<vfs::FileRef> GoferInode::Open(const vfs::Path& path,
     }
   }
   auto self = std::static_pointer_cast<GoferInode>(path.dentry->inode());
-  return vfs::FileRef(
-      std::make_shared<GoferFile>(path, flags, std::move(fd), std::move(self)));
+  return vfs::FileRef(std::make_shared<GoferFile>(path, flags, std::move(fd),
+                                                  std::move(self), shared));
 }
 
 absl::Status GoferInode::SetAttr(const vfs::SetAttrRequest& req) {
