@@ -85,14 +85,18 @@ bool ParseShebang(const std::string& head, std::string* interp,
 
 absl::Status Exec(Task& task, const std::string& path,
                   const std::vector<std::string>& argv_in,
-                  const std::vector<std::string>& envp) {
+                  const std::vector<std::string>& envp,
+                  const vfs::Path& start) {
   std::string file_path = path;
   std::vector<std::string> argv = argv_in;
   loader::ExecFile file;
   // Linux follows at most 4 levels of interpreters (BINPRM_MAX_RECURSION).
   std::string exe;  // /proc/[pid]/exe: the file finally loaded
   for (int depth = 0;; depth++) {
-    auto opened = vfs::OpenExecutable(task.fs(), task.creds(), file_path);
+    // Only the program itself is relative to execveat's dirfd; a #!
+    // interpreter's path is the kernel's own lookup.
+    auto opened = vfs::OpenExecutable(task.fs(), task.creds(), file_path,
+                                      depth == 0 ? start : vfs::Path{});
     if (!opened.ok()) {
       return cv::ErrnoStatus(cv::StatusToErrno(opened.status()),
                              absl::StrCat("exec \"", file_path, "\""));

@@ -8,6 +8,7 @@
 
 #include "absl/status/status.h"
 #include "sentry/kernel/task.h"
+#include "sentry/vfs/mount.h"
 
 namespace sentry {
 
@@ -20,10 +21,12 @@ absl::StatusOr<std::string> LookPath(Task& task, const std::string& name,
 // Replaces the task's address space with a new one running `path` with
 // `argv` and `envp`, and sets its registers to start at the entry point.
 // Must run on the task's own host thread (it binds the new platform
-// context to it). Errors carry the errno execve would return.
+// context to it). Errors carry the errno execve would return. A relative
+// `path` starts at `start` (execveat's dirfd; invalid: the cwd).
 absl::Status Exec(Task& task, const std::string& path,
                   const std::vector<std::string>& argv,
-                  const std::vector<std::string>& envp);
+                  const std::vector<std::string>& envp,
+                  const vfs::Path& start = {});
 
 }  // namespace sentry
 

@@ -17,6 +17,7 @@
 #include "sentry/kernel/kernel.h"
 #include "sentry/kernel/task.h"
 #include "sentry/syscalls/syscall.h"
+#include "sentry/vfs/vfs.h"
 
 namespace sentry {
 namespace {
@@ -189,12 +190,28 @@ int64_t ExecveAt(Task& t, int dirfd, uint64_t path_addr, uint64_t argv_addr,
   if (int err = t.CopyInStringVector(argv_addr, &argv); err) return err;
   if (int err = t.CopyInStringVector(envp_addr, &envp); err) return err;
   if (path.empty() && !(flags & AT_EMPTY_PATH)) return -ENOENT;
-  if (dirfd != AT_FDCWD && !path.empty() && path[0] != '/') {
-    // Relative to a directory fd: not needed by anything yet.
-    return -ENOSYS;
+  vfs::Path start;
+  if (path.empty() || (dirfd != AT_FDCWD && path[0] != '/')) {
+    vfs::FileRef f = t.fd_table().Get(dirfd);
+    if (f == nullptr) return -EBADF;
+    if (!f->path().valid()) return -EACCES;  // a pipe, a socket
+    if (path.empty()) {
+      // fexecve: the file the fd names, found again by its path.
+      path = t.fs().PathName(f->path());
+    } else {
+      if (!f->path().dentry->IsDir()) return -ENOTDIR;
+      start = f->path();
+    }
   }
-  if (path.empty()) return -ENOSYS;  // AT_EMPTY_PATH: fexecve, later
-  absl::Status s = Exec(t, path, argv, envp);
+  if (flags & AT_SYMLINK_NOFOLLOW) {
+    // The final component may not be a symlink (ELOOP), as Linux's
+    // do_open_execat with LOOKUP_FOLLOW cleared.
+    vfs::AccessIdentity who = vfs::FsIdentity(t.creds());
+    vfs::ResolveContext ctx = vfs::MakeResolveContext(t.fs(), &who, start);
+    absl::StatusOr<vfs::Path> p = vfs::ResolvePath(ctx, path, 0);
+    if (p.ok() && p->dentry->IsSymlink()) return -ELOOP;
+  }
+  absl::Status s = Exec(t, path, argv, envp, start);
   if (!s.ok()) return -cv::StatusToErrno(s);
   return 0;
 }

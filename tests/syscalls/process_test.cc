@@ -229,6 +229,54 @@ TEST(ExecTest, InterpreterChainTooDeep) {
   EXPECT_EQ(RunAndWait(Testdata("chain4.sh"), {"chain4.sh"}), 0);
 }
 
+// execveat(dirfd, path, ..., flags) in a forked child: its wait status, or
+// 1000 + errno.
+int ExecveatAndWait(int dirfd, const char* path, int flags) {
+  int p[2];
+  if (pipe2(p, O_CLOEXEC) != 0) return -1;
+  pid_t pid = fork();
+  if (pid == 0) {
+    const char* argv[] = {"true", nullptr};
+    char* const envp[] = {nullptr};
+    syscall(SYS_execveat, dirfd, path, argv, envp, flags);
+    int err = errno;
+    (void)!write(p[1], &err, sizeof err);
+    _exit(127);
+  }
+  close(p[1]);
+  int err = 0;
+  ssize_t n = read(p[0], &err, sizeof err);
+  close(p[0]);
+  int status = 0;
+  if (waitpid(pid, &status, 0) != pid) return -1;
+  return n == sizeof err ? 1000 + err : status;
+}
+
+TEST(ExecTest, Execveat) {
+  int dir = open("/usr/bin", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  ASSERT_GE(dir, 0);
+  EXPECT_EQ(ExecveatAndWait(dir, "true", 0), 0);
+  EXPECT_EQ(ExecveatAndWait(AT_FDCWD, "/usr/bin/true", 0), 0);
+  // fexecve: AT_EMPTY_PATH runs the file the fd refers to.
+  int file = open("/usr/bin/true", O_RDONLY | O_CLOEXEC);
+  ASSERT_GE(file, 0);
+  EXPECT_EQ(ExecveatAndWait(file, "", AT_EMPTY_PATH), 0);
+  EXPECT_EQ(ExecveatAndWait(file, "", 0), 1000 + ENOENT);
+  EXPECT_EQ(ExecveatAndWait(file, "true", 0), 1000 + ENOTDIR);
+  EXPECT_EQ(ExecveatAndWait(dir, "true", 0x40000), 1000 + EINVAL);
+  EXPECT_EQ(ExecveatAndWait(-1, "true", 0), 1000 + EBADF);
+  // AT_SYMLINK_NOFOLLOW: a symlink as the last component is ELOOP.
+  std::string link = "/dev/shm/cv-execveat-link";
+  unlink(link.c_str());
+  ASSERT_EQ(symlink("/usr/bin/true", link.c_str()), 0);
+  EXPECT_EQ(ExecveatAndWait(AT_FDCWD, link.c_str(), AT_SYMLINK_NOFOLLOW),
+            1000 + ELOOP);
+  EXPECT_EQ(ExecveatAndWait(AT_FDCWD, link.c_str(), 0), 0);
+  unlink(link.c_str());
+  close(file);
+  close(dir);
+}
+
 TEST(CloneTest, BadFlagCombinations) {
   // CLONE_THREAD needs CLONE_SIGHAND, which needs CLONE_VM.
   EXPECT_ERRNO(syscall(SYS_clone, CLONE_THREAD | SIGCHLD, 0, 0, 0, 0), EINVAL);
