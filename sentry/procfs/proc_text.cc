@@ -209,4 +209,39 @@ std::string FormatUptime(int64_t uptime_ns, int64_t idle_ns) {
                          centis(idle_ns) % 100);
 }
 
+std::string FormatSmaps(const std::string& maps) {
+  std::string out;
+  size_t pos = 0;
+  while (pos < maps.size()) {
+    size_t nl = maps.find('\n', pos);
+    if (nl == std::string::npos) nl = maps.size();
+    std::string line = maps.substr(pos, nl - pos);
+    pos = nl + 1;
+    unsigned long start = 0, end = 0;
+    char perms[5] = {};
+    if (sscanf(line.c_str(), "%lx-%lx %4s", &start, &end, perms) != 3) continue;
+    out += line + "\n";
+    const unsigned long kb = (end - start) / 1024;
+    absl::StrAppend(&out, "Size:           ", kb, " kB\n",
+                    "KernelPageSize:        4 kB\n",
+                    "MMUPageSize:           4 kB\n");
+    for (const char* f :
+         {"Rss", "Pss", "Pss_Dirty", "Shared_Clean", "Shared_Dirty",
+          "Private_Clean", "Private_Dirty", "Referenced", "Anonymous",
+          "LazyFree", "AnonHugePages", "ShmemPmdMapped", "FilePmdMapped",
+          "Shared_Hugetlb", "Private_Hugetlb", "Swap", "SwapPss", "Locked"}) {
+      absl::StrAppend(
+          &out, absl::StrFormat("%-16s%8d kB\n", absl::StrCat(f, ":"), 0));
+    }
+    std::string vmflags = "VmFlags:";
+    if (perms[0] == 'r') vmflags += " rd";
+    if (perms[1] == 'w') vmflags += " wr";
+    if (perms[2] == 'x') vmflags += " ex";
+    if (perms[3] == 's') vmflags += " sh";
+    vmflags += " mr mw me";
+    out += vmflags + "\n";
+  }
+  return out;
+}
+
 }  // namespace sentry::procfs

@@ -88,6 +88,12 @@ std::string MangleMountPath(const std::string& s);
 // The "x.yy x.yy" of /proc/uptime from nanoseconds.
 std::string FormatUptime(int64_t uptime_ns, int64_t idle_ns);
 
+// /proc/[pid]/smaps from the maps text: each mapping's line followed by
+// its fields. Only what the sentry knows is real (Size, page sizes, the
+// flags); residency is not tracked, so Rss, Pss and the clean/dirty counts
+// report 0 kB rather than a guess.
+std::string FormatSmaps(const std::string& maps);
+
 }  // namespace sentry::procfs
 
 #endif  // CVISOR_SENTRY_PROCFS_PROC_TEXT_H_

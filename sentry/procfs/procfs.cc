@@ -767,6 +767,9 @@ absl::StatusOr<std::vector<Child>> PidDir::Children() {
   out.push_back({"maps", File("maps", [](const Snapshot& s) {
                    return s.mm ? s.mm->MapsText() : std::string();
                  })});
+  out.push_back({"smaps", File("smaps", [](const Snapshot& s) {
+                   return s.mm ? FormatSmaps(s.mm->MapsText()) : std::string();
+                 })});
   out.push_back({"mountinfo", File("mountinfo", [](const Snapshot& s) {
                    return s.fs ? FormatMountinfo(MountEntries(*s.fs))
                                : std::string();

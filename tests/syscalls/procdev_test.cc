@@ -9,6 +9,7 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <fstream>
 #include <sstream>
@@ -187,6 +188,24 @@ TEST(Proc, SelfMaps) {
     EXPECT_LT(start, end) << line;
     EXPECT_TRUE(perms[3] == 'p' || perms[3] == 's') << line;
   }
+}
+
+TEST(Proc, SmapsHasAnEntryPerMapping) {
+  std::string maps = ReadFile("/proc/self/maps");
+  std::string smaps = ReadFile("/proc/self/smaps");
+  size_t mappings = std::count(maps.begin(), maps.end(), '\n');
+  size_t sizes = 0, vmflags = 0;
+  for (size_t p = 0; (p = smaps.find("\nSize:", p)) != std::string::npos; ++p) {
+    sizes++;
+  }
+  for (size_t p = 0; (p = smaps.find("\nVmFlags:", p)) != std::string::npos;
+       ++p) {
+    vmflags++;
+  }
+  EXPECT_EQ(sizes, mappings) << smaps;
+  EXPECT_EQ(vmflags, mappings);
+  EXPECT_NE(smaps.find("\nRss:"), std::string::npos);
+  EXPECT_NE(smaps.find("[stack]"), std::string::npos);
 }
 
 TEST(Proc, SystemFiles) {
