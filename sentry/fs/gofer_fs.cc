@@ -420,36 +420,8 @@ class GoferFile final : public vfs::FileDescription {
 
   int64_t Seek(int64_t offset, int whence) override {
     std::lock_guard<std::mutex> lock(offset_mu_);
-    int64_t target;
-    switch (whence) {
-      case SEEK_SET:
-        target = offset;
-        break;
-      case SEEK_CUR:
-        if (__builtin_add_overflow(offset_, offset, &target)) return -EINVAL;
-        break;
-      case SEEK_END: {
-        struct stat st;
-        if (fstat(fd_.get(), &st) != 0) return -errno;
-        if (__builtin_add_overflow(static_cast<int64_t>(st.st_size), offset,
-                                   &target)) {
-          return -EINVAL;
-        }
-        break;
-      }
-      case SEEK_DATA:
-      case SEEK_HOLE: {
-        // Only the host knows the holes; its own offset is not used.
-        off_t r = lseek(fd_.get(), offset, whence);
-        if (r < 0) return -errno;
-        target = r;
-        break;
-      }
-      default:
-        return -EINVAL;
-    }
-    if (target < 0) return -EINVAL;
-    offset_ = target;
+    int64_t target = HostSeekTarget(fd_.get(), offset_, offset, whence);
+    if (target >= 0) offset_ = target;
     return target;
   }
 

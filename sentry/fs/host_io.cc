@@ -1,5 +1,6 @@
 #include "sentry/fs/host_io.h"
 
+#include <sys/stat.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
@@ -99,6 +100,37 @@ int64_t HostWrite(int fd, vfs::IoSequence& src, int64_t offset, size_t skip,
     if (static_cast<size_t>(n) < want) break;
   }
   return static_cast<int64_t>(done);
+}
+
+int64_t HostSeekTarget(int fd, int64_t cur, int64_t offset, int whence) {
+  int64_t target;
+  switch (whence) {
+    case SEEK_SET:
+      target = offset;
+      break;
+    case SEEK_CUR:
+      if (__builtin_add_overflow(cur, offset, &target)) return -EINVAL;
+      break;
+    case SEEK_END: {
+      struct stat st;
+      if (fstat(fd, &st) != 0) return -errno;
+      if (__builtin_add_overflow(static_cast<int64_t>(st.st_size), offset,
+                                 &target)) {
+        return -EINVAL;
+      }
+      break;
+    }
+    case SEEK_DATA:
+    case SEEK_HOLE: {
+      off_t r = lseek(fd, offset, whence);
+      if (r < 0) return -errno;
+      target = r;
+      break;
+    }
+    default:
+      return -EINVAL;
+  }
+  return target < 0 ? -EINVAL : target;
 }
 
 }  // namespace sentry::fs

@@ -30,6 +30,12 @@ int64_t HostRead(int fd, vfs::IoSequence& dst, int64_t offset, bool single,
 int64_t HostWrite(int fd, vfs::IoSequence& src, int64_t offset, size_t skip = 0,
                   int rwf = 0);
 
+// lseek(2) for a description whose data is host fd `fd` and whose offset
+// `cur` it keeps itself (the host fd's own offset is never used): the new
+// offset, or a negative errno. SEEK_END uses the host file's size;
+// SEEK_DATA and SEEK_HOLE ask the host, which alone knows the holes.
+int64_t HostSeekTarget(int fd, int64_t cur, int64_t offset, int whence);
+
 }  // namespace sentry::fs
 
 #endif  // CVISOR_SENTRY_FS_HOST_IO_H_

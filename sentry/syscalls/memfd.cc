@@ -120,29 +120,8 @@ class MemfdFile final : public vfs::FileDescription {
   }
   int64_t Seek(int64_t offset, int whence) override {
     std::lock_guard<std::mutex> lock(offset_mu_);
-    int64_t target;
-    switch (whence) {
-      case SEEK_SET:
-        target = offset;
-        break;
-      case SEEK_CUR:
-        if (__builtin_add_overflow(offset_, offset, &target)) return -EINVAL;
-        break;
-      case SEEK_END:
-        if (__builtin_add_overflow(End(), offset, &target)) return -EINVAL;
-        break;
-      case SEEK_DATA:
-      case SEEK_HOLE: {
-        off_t r = lseek(inode_->fd(), offset, whence);
-        if (r < 0) return -errno;
-        target = r;
-        break;
-      }
-      default:
-        return -EINVAL;
-    }
-    if (target < 0) return -EINVAL;
-    offset_ = target;
+    int64_t target = fs::HostSeekTarget(inode_->fd(), offset_, offset, whence);
+    if (target >= 0) offset_ = target;
     return target;
   }
   absl::StatusOr<struct stat> Stat() override { return inode_->Stat(); }
